@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the system of record. Every method of Tx is also callable outside
+// a transaction; InTx runs fn in one transaction, committed when fn returns
+// nil and rolled back otherwise. Implementations return ErrNotFound for
+// missing rows.
+type Store interface {
+	Tx
+	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is the set of storage operations the engine uses.
+type Tx interface {
+	// Lists and subscriptions.
+	CreateList(ctx context.Context, l *List) error
+	GetList(ctx context.Context, id string) (*List, error)
+	ListLists(ctx context.Context) ([]List, error)
+	// SetSubscription subscribes (or unsubscribes) a contact to a list and
+	// reports whether that changed anything.
+	SetSubscription(ctx context.Context, listID, contactID string, subscribed bool, at time.Time) (changed bool, err error)
+	// ContactLists returns the ids of the lists the contact is subscribed to.
+	ContactLists(ctx context.Context, contactID string) ([]string, error)
+
+	// Contacts. Emails are unique case-insensitively.
+	// InsertContact inserts c unless its email exists (then it returns false).
+	InsertContact(ctx context.Context, c *Contact) (inserted bool, err error)
+	GetContact(ctx context.Context, id string) (*Contact, error)
+	GetContactByEmail(ctx context.Context, email string) (*Contact, error)
+	// UpdateContact writes every field of c (found by c.ID).
+	UpdateContact(ctx context.Context, c *Contact) error
+
+	// Events.
+	InsertEvents(ctx context.Context, evs []*Event) error
+	GetEvent(ctx context.Context, id string) (*Event, error)
+
+	// Scenarios and versions.
+	CreateScenario(ctx context.Context, s *Scenario, v *Version) error
+	// UpdateScenario writes name, status, allow_reentry, version,
+	// active_version, signing_secret and updated_at.
+	UpdateScenario(ctx context.Context, s *Scenario) error
+	GetScenario(ctx context.Context, id string) (*Scenario, error)
+	ListScenarios(ctx context.Context) ([]Scenario, error)
+	DeleteScenario(ctx context.Context, id string) error
+	InsertVersion(ctx context.Context, v *Version) error
+	GetVersion(ctx context.Context, scenarioID string, number int) (*Version, error)
+	// ListVersions returns every version of a scenario, newest first.
+	ListVersions(ctx context.Context, scenarioID string) ([]Version, error)
+	MarkVersionActivated(ctx context.Context, scenarioID string, number int, at time.Time) error
+	// ActiveScenarios returns the scenarios whose status is active.
+	ActiveScenarios(ctx context.Context) ([]Scenario, error)
+
+	// Runs and steps.
+	// InsertRun inserts r unless a run with the same scenario, contact and
+	// entry key exists (then it returns false).
+	InsertRun(ctx context.Context, r *Run) (inserted bool, err error)
+	GetRun(ctx context.Context, id string) (*Run, error)
+	SetRunStatus(ctx context.Context, id string, status RunStatus) error
+	// InsertSteps inserts the steps whose (run, node) is new and returns
+	// those it inserted.
+	InsertSteps(ctx context.Context, steps []*Step) ([]*Step, error)
+	GetStep(ctx context.Context, id string) (*Step, error)
+	// FinishStep moves a pending step to status; false if it was not pending.
+	FinishStep(ctx context.Context, id string, status StepStatus, errMsg string, at time.Time) (bool, error)
+	// PendingSteps counts the run's steps still pending.
+	PendingSteps(ctx context.Context, runID string) (int, error)
+	// DueSteps returns pending steps due at or before t, oldest first.
+	DueSteps(ctx context.Context, t time.Time, limit int) ([]Step, error)
+
+	// Deliveries and attempts.
+	// InsertDelivery inserts d unless its id exists (then it returns false).
+	InsertDelivery(ctx context.Context, d *Delivery) (inserted bool, err error)
+	GetDelivery(ctx context.Context, id string) (*Delivery, error)
+	// UpdateDelivery writes status, attempts, first/next attempt times,
+	// last error and done time, only if the stored row still has
+	// prevAttempts attempts and is pending; false otherwise.
+	UpdateDelivery(ctx context.Context, d *Delivery, prevAttempts int) (bool, error)
+	InsertAttempt(ctx context.Context, a *Attempt) error
+	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
+	// ListAttempts returns the attempts of the given deliveries, oldest first.
+	ListAttempts(ctx context.Context, deliveryIDs []string) (map[string][]Attempt, error)
+	// DueDeliveries returns pending deliveries whose next attempt is at or
+	// before t, oldest first.
+	DueDeliveries(ctx context.Context, t time.Time, limit int) ([]Delivery, error)
+
+	// Stats.
+	// BumpStats adds the deltas to the per-node totals and hourly buckets.
+	BumpStats(ctx context.Context, deltas []StatDelta) error
+	GetStats(ctx context.Context, scenarioID string, version int) ([]StepStats, error)
+	GetHourlyStats(ctx context.Context, scenarioID string, version int, since time.Time) (map[string][]HourlyStats, error)
+	// AttemptDurations returns the durations (ms) of a node's attempts.
+	AttemptDurations(ctx context.Context, scenarioID string, version int, nodeID string, limit int) ([]int64, error)
+	// RebuildStats recomputes a version's totals from the steps, deliveries
+	// and attempts rows (the reconciliation query).
+	RebuildStats(ctx context.Context, scenarioID string, version int) error
+}
+
+// DeliveryFilter selects deliveries of one scenario step, newest first.
+// Cursor is the id of the last delivery of the previous page.
+type DeliveryFilter struct {
+	ScenarioID string
+	Version    int // 0: every version
+	NodeID     string
+	Status     DeliveryStatus // "": every status
+	Limit      int
+	Cursor     string
+}
+
+// Queue carries work: each task only says "look at row X now".
+type Queue interface {
+	EnqueueStep(ctx context.Context, stepID string, at time.Time) error
+	EnqueueDelivery(ctx context.Context, deliveryID string, at time.Time) error
+}
+
+// SendOutcome is the result of one HTTP try of a delivery.
+type SendOutcome struct {
+	Attempt    Attempt
+	Accepted   bool          // 2xx
+	Gone       bool          // 410: stop at once
+	RetryAfter time.Duration // from a Retry-After header; 0 when absent
+}
+
+// Sender makes one signed HTTP try of a delivery. secret is the
+// destination's whsec_ signing secret.
+type Sender interface {
+	Send(ctx context.Context, d *Delivery, secret string) SendOutcome
+}
+
+// Clock tells the time; tests inject a controllable one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns the current UTC time.
+func (SystemClock) Now() time.Time { return time.Now().UTC() }

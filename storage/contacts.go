@@ -1,0 +1,148 @@
+package storage
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/engine"
+)
+
+// CreateList inserts a list (engine.ErrConflict if its id exists).
+func (r *repo) CreateList(ctx context.Context, l *engine.List) error {
+	_, err := r.conn(ctx).NewInsert().Model(newListRow(l)).Exec(ctx)
+	return wrap(err, "create list %s", l.ID)
+}
+
+// GetList returns a list by id.
+func (r *repo) GetList(ctx context.Context, id string) (*engine.List, error) {
+	var row listRow
+	if err := r.conn(ctx).NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, wrap(err, "get list %s", id)
+	}
+	l := row.list()
+	return &l, nil
+}
+
+// ListLists returns every list, oldest first.
+func (r *repo) ListLists(ctx context.Context) ([]engine.List, error) {
+	var rows []listRow
+	if err := r.conn(ctx).NewSelect().Model(&rows).OrderExpr("created_at, id").Scan(ctx); err != nil {
+		return nil, wrap(err, "list lists")
+	}
+	out := make([]engine.List, len(rows))
+	for i := range rows {
+		out[i] = rows[i].list()
+	}
+	return out, nil
+}
+
+// SetSubscription subscribes or unsubscribes a contact in one statement
+// and reports whether that changed anything. Unsubscribing a contact that
+// was never subscribed changes nothing. engine.ErrNotFound when the list
+// or the contact does not exist.
+func (r *repo) SetSubscription(ctx context.Context, listID, contactID string, subscribed bool, at time.Time) (bool, error) {
+	var q string
+	var args []any
+	if subscribed {
+		q = `INSERT INTO list_subscriptions (list_id, contact_id, status, subscribed_at, unsubscribed_at)
+VALUES (?, ?, 'subscribed', ?, NULL)
+ON CONFLICT (list_id, contact_id) DO UPDATE
+SET status = 'subscribed', subscribed_at = excluded.subscribed_at, unsubscribed_at = NULL
+WHERE list_subscriptions.status <> 'subscribed'`
+		args = []any{listID, contactID, ut(at)}
+	} else {
+		q = `UPDATE list_subscriptions SET status = 'unsubscribed', unsubscribed_at = ?
+WHERE list_id = ? AND contact_id = ? AND status = 'subscribed'`
+		args = []any{ut(at), listID, contactID}
+	}
+	res, err := r.conn(ctx).ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, wrap(err, "set subscription of %s to %s", contactID, listID)
+	}
+	n, err := affected(res)
+	return n > 0, wrap(err, "set subscription of %s to %s", contactID, listID)
+}
+
+// ContactLists returns the ids of the lists the contact is subscribed to,
+// sorted.
+func (r *repo) ContactLists(ctx context.Context, contactID string) ([]string, error) {
+	ids := []string{}
+	err := r.conn(ctx).NewRaw(`SELECT list_id FROM list_subscriptions
+WHERE contact_id = ? AND status = 'subscribed' ORDER BY list_id`, contactID).Scan(ctx, &ids)
+	return ids, wrap(err, "lists of contact %s", contactID)
+}
+
+// emailKey is the case-insensitive form of an email, unique in contacts.
+func emailKey(email string) string { return strings.ToLower(email) }
+
+// InsertContact inserts c unless its id or email (case-insensitively)
+// exists, and reports whether it did.
+func (r *repo) InsertContact(ctx context.Context, c *engine.Contact) (bool, error) {
+	res, err := r.conn(ctx).NewInsert().Model(newContactRow(c)).On("CONFLICT DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, wrap(err, "insert contact %s", c.ID)
+	}
+	n, err := affected(res)
+	return n > 0, wrap(err, "insert contact %s", c.ID)
+}
+
+// GetContact returns a contact by id.
+func (r *repo) GetContact(ctx context.Context, id string) (*engine.Contact, error) {
+	var row contactRow
+	if err := r.conn(ctx).NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, wrap(err, "get contact %s", id)
+	}
+	return row.contact(), nil
+}
+
+// GetContactByEmail returns a contact by email, case-insensitively.
+func (r *repo) GetContactByEmail(ctx context.Context, email string) (*engine.Contact, error) {
+	var row contactRow
+	if err := r.conn(ctx).NewSelect().Model(&row).Where("email_key = ?", emailKey(email)).Scan(ctx); err != nil {
+		return nil, wrap(err, "get contact by email")
+	}
+	return row.contact(), nil
+}
+
+// UpdateContact writes every field of c but its id and creation time
+// (engine.ErrConflict if the new email belongs to another contact).
+func (r *repo) UpdateContact(ctx context.Context, c *engine.Contact) error {
+	res, err := r.conn(ctx).NewUpdate().Model(newContactRow(c)).
+		Column("email", "email_key", "firstname", "lastname", "fields", "dates", "group_names", "timezone",
+			"consent_given_at", "consent_expires_at", "updated_at").
+		WherePK().Exec(ctx)
+	if err != nil {
+		return wrap(err, "update contact %s", c.ID)
+	}
+	if n, err := affected(res); err != nil || n == 0 {
+		if err != nil {
+			return wrap(err, "update contact %s", c.ID)
+		}
+		return notFound("update contact %s", c.ID)
+	}
+	return nil
+}
+
+// InsertEvents inserts events in one statement (engine.ErrConflict if an
+// id exists).
+func (r *repo) InsertEvents(ctx context.Context, evs []*engine.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	rows := make([]eventRow, len(evs))
+	for i, e := range evs {
+		rows[i] = newEventRow(e)
+	}
+	_, err := r.conn(ctx).NewInsert().Model(&rows).Exec(ctx)
+	return wrap(err, "insert %d events", len(evs))
+}
+
+// GetEvent returns an event by id.
+func (r *repo) GetEvent(ctx context.Context, id string) (*engine.Event, error) {
+	var row eventRow
+	if err := r.conn(ctx).NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, wrap(err, "get event %s", id)
+	}
+	return row.event(), nil
+}

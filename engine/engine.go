@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 )
 
-// Config wires an Engine. Store, Queue, Sender and Registry are required.
+// Config wires an Engine. Store, Queue, Sender, Registry and NewSecret are
+// required.
 type Config struct {
 	Store    Store
 	Queue    Queue
@@ -17,10 +19,11 @@ type Config struct {
 	Clock Clock
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
-	// NewSecret makes a scenario signing secret (whsec_…). Required.
+	// NewSecret makes a scenario signing secret (whsec_…).
 	NewSecret func() string
-	// ActiveCacheTTL is how long the set of active scenarios is cached
-	// before other processes' activations are seen. Defaults to 1s.
+	// ActiveCacheTTL is how long the set of active scenarios (and a
+	// scenario's name and secret) is cached before changes made by other
+	// processes are seen. Defaults to 1s.
 	ActiveCacheTTL time.Duration
 }
 
@@ -28,6 +31,27 @@ type Config struct {
 // makes deliveries, and serves the scenario life cycle to the API.
 type Engine struct {
 	cfg Config
+	st  Store
+	log *slog.Logger
+
+	plansMu sync.RWMutex
+	plans   map[planKey]*plan
+
+	activeMu sync.Mutex
+	active   *activeSet
+
+	scenMu    sync.Mutex
+	scenarios map[string]cachedScenario
+}
+
+type planKey struct {
+	scenarioID string
+	version    int
+}
+
+type cachedScenario struct {
+	s  *Scenario
+	at time.Time
 }
 
 // New checks cfg, applies defaults and returns an Engine.
@@ -44,127 +68,203 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ActiveCacheTTL == 0 {
 		cfg.ActiveCacheTTL = time.Second
 	}
-	return &Engine{cfg: cfg}, nil
+	return &Engine{cfg: cfg, st: cfg.Store, log: cfg.Logger, plans: map[planKey]*plan{},
+		scenarios: map[string]cachedScenario{}}, nil
 }
 
-var errTodo = errors.New("not implemented yet")
+func (e *Engine) now() time.Time { return e.cfg.Clock.Now().UTC() }
 
 // NodeTypes lists the node catalogue.
 func (e *Engine) NodeTypes() []Spec { return e.cfg.Registry.Specs() }
 
 // Ping checks the database.
-func (e *Engine) Ping(ctx context.Context) error { return e.cfg.Store.Ping(ctx) }
+func (e *Engine) Ping(ctx context.Context) error { return e.st.Ping(ctx) }
 
-// CreateList creates a list.
-func (e *Engine) CreateList(ctx context.Context, name string) (*List, error) { return nil, errTodo }
-
-// GetList returns a list.
-func (e *Engine) GetList(ctx context.Context, id string) (*List, error) { return nil, errTodo }
-
-// Lists returns every list.
-func (e *Engine) Lists(ctx context.Context) ([]List, error) { return nil, errTodo }
-
-// CreateContact creates a contact; ErrConflict when the email exists.
-func (e *Engine) CreateContact(ctx context.Context, in ContactInput) (*Contact, error) {
-	return nil, errTodo
+// work collects what a transaction decided: counters to bump inside it,
+// steps and deliveries to enqueue once it has committed.
+type work struct {
+	stats      map[statKey]*StatDelta
+	steps      []*Step
+	deliveries []*Delivery
 }
 
-// GetContact returns a contact by id.
-func (e *Engine) GetContact(ctx context.Context, id string) (*Contact, error) { return nil, errTodo }
-
-// FindContact returns a contact by email (case-insensitive).
-func (e *Engine) FindContact(ctx context.Context, email string) (*Contact, error) {
-	return nil, errTodo
+type statKey struct {
+	scenarioID string
+	version    int
+	nodeID     string
+	hour       time.Time
 }
 
-// UpdateContact changes a contact: replace (PUT) or merge (PATCH). Changed
-// fields emit a contact_updated event, added groups group_added.
-func (e *Engine) UpdateContact(ctx context.Context, id string, in ContactInput, replace bool) (*Contact, error) {
-	return nil, errTodo
+// bump adds to a node's counters; f changes the delta.
+func (w *work) bump(scenarioID string, version int, nodeID string, at time.Time, f func(*StatDelta)) {
+	k := statKey{scenarioID, version, nodeID, at.UTC().Truncate(time.Hour)}
+	d := w.stats[k]
+	if d == nil {
+		if w.stats == nil {
+			w.stats = map[statKey]*StatDelta{}
+		}
+		d = &StatDelta{ScenarioID: scenarioID, Version: version, NodeID: nodeID, Hour: k.hour}
+		w.stats[k] = d
+	}
+	f(d)
 }
 
-// Ingest validates, stores and reacts to events. Invalid events are
-// refused one by one (IngestResult.Err); the valid ones are stored in one
-// transaction before Ingest returns.
-func (e *Engine) Ingest(ctx context.Context, evs []EventInput) ([]IngestResult, error) {
-	return nil, errTodo
+// inTx runs fn in a transaction, bumps the counters it collected in the
+// same transaction, and enqueues its steps and deliveries after commit. A
+// failed enqueue is logged: the sweeper finds the row later. fn returns
+// errSkip to roll back quietly when the work was already done.
+func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx, w *work) error) error {
+	var w work
+	err := e.st.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		w = work{}
+		if err := fn(ctx, tx, &w); err != nil {
+			return err
+		}
+		if len(w.stats) == 0 {
+			return nil
+		}
+		deltas := make([]StatDelta, 0, len(w.stats))
+		for _, d := range w.stats {
+			deltas = append(deltas, *d)
+		}
+		return tx.BumpStats(ctx, deltas)
+	})
+	if errors.Is(err, errSkip) {
+		return nil // another worker did this already; nothing to enqueue
+	}
+	if err != nil {
+		return err
+	}
+	e.enqueue(ctx, &w)
+	return nil
 }
 
-// CreateScenario saves a new scenario as draft version 1.
-func (e *Engine) CreateScenario(ctx context.Context, in ScenarioInput) (*ScenarioView, error) {
-	return nil, errTodo
+func (e *Engine) enqueue(ctx context.Context, w *work) {
+	for _, s := range w.steps {
+		if err := e.cfg.Queue.EnqueueStep(ctx, s.ID, s.DueAt); err != nil {
+			e.log.Warn("enqueue step; the sweeper will retry", "step", s.ID, "err", err)
+		}
+	}
+	for _, d := range w.deliveries {
+		if d.NextAttemptAt == nil {
+			continue
+		}
+		if err := e.cfg.Queue.EnqueueDelivery(ctx, d.ID, *d.NextAttemptAt); err != nil {
+			e.log.Warn("enqueue delivery; the sweeper will retry", "delivery", d.ID, "err", err)
+		}
+	}
 }
 
-// SaveScenario saves in as a new draft version.
-func (e *Engine) SaveScenario(ctx context.Context, id string, in ScenarioInput) (*ScenarioView, error) {
-	return nil, errTodo
+// planFor returns the compiled graph of a version, compiling it once.
+func (e *Engine) planFor(ctx context.Context, tx Tx, scenarioID string, version int) (*plan, error) {
+	k := planKey{scenarioID, version}
+	e.plansMu.RLock()
+	p := e.plans[k]
+	e.plansMu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	v, err := tx.GetVersion(ctx, scenarioID, version)
+	if err != nil {
+		return nil, err
+	}
+	p, problems := compileGraph(e.cfg.Registry, v.Graph)
+	if len(problems) > 0 {
+		return nil, &ProblemsError{Problems: problems}
+	}
+	if v.ActivatedAt != nil { // only frozen versions are cached
+		e.plansMu.Lock()
+		e.plans[k] = p
+		e.plansMu.Unlock()
+	}
+	return p, nil
 }
 
-// GetScenario returns a scenario with its latest version's graph.
-func (e *Engine) GetScenario(ctx context.Context, id string) (*ScenarioView, error) {
-	return nil, errTodo
+// scenario returns a scenario's row, cached for ActiveCacheTTL.
+func (e *Engine) scenario(ctx context.Context, tx Tx, id string) (*Scenario, error) {
+	now := time.Now()
+	e.scenMu.Lock()
+	c, ok := e.scenarios[id]
+	e.scenMu.Unlock()
+	if ok && now.Sub(c.at) < e.cfg.ActiveCacheTTL {
+		return c.s, nil
+	}
+	s, err := tx.GetScenario(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	e.scenMu.Lock()
+	e.scenarios[id] = cachedScenario{s: s, at: now}
+	e.scenMu.Unlock()
+	return s, nil
 }
 
-// GetScenarioVersion returns a scenario with the graph of one version.
-func (e *Engine) GetScenarioVersion(ctx context.Context, id string, version int) (*ScenarioView, error) {
-	return nil, errTodo
+// forget drops cached state about a scenario after a local change.
+func (e *Engine) forget(id string) {
+	e.scenMu.Lock()
+	delete(e.scenarios, id)
+	e.scenMu.Unlock()
+	e.activeMu.Lock()
+	e.active = nil
+	e.activeMu.Unlock()
 }
 
-// ListScenarios lists scenarios with their reach and last activity.
-func (e *Engine) ListScenarios(ctx context.Context) ([]ScenarioSummary, error) {
-	return nil, errTodo
+// activeSet indexes the triggers of every active scenario by event type.
+type activeSet struct {
+	loaded time.Time
+	byType map[string][]activeTrigger
+	any    []activeTrigger // triggers with no fixed event types
 }
 
-// ValidateGraph returns every problem of g (empty when valid).
-func (e *Engine) ValidateGraph(g Graph) []Problem { return nil }
-
-// Activate validates the latest version and makes it the one new runs
-// enter on (*ProblemsError when invalid).
-func (e *Engine) Activate(ctx context.Context, id string) (*ScenarioView, error) {
-	return nil, errTodo
+type activeTrigger struct {
+	scenario *Scenario
+	plan     *plan
+	node     *planNode
+	trigger  Trigger
 }
 
-// Pause stops new runs from entering; runs in flight go on.
-func (e *Engine) Pause(ctx context.Context, id string) (*ScenarioView, error) { return nil, errTodo }
-
-// Archive retires a scenario.
-func (e *Engine) Archive(ctx context.Context, id string) (*ScenarioView, error) {
-	return nil, errTodo
+func (a *activeSet) forType(t string) [][]activeTrigger {
+	return [][]activeTrigger{a.byType[t], a.any}
 }
 
-// DeleteScenario deletes a draft or archived scenario (ErrConflict otherwise).
-func (e *Engine) DeleteScenario(ctx context.Context, id string) error { return errTodo }
-
-// RotateSecret gives a scenario a new signing secret.
-func (e *Engine) RotateSecret(ctx context.Context, id string) (*ScenarioView, error) {
-	return nil, errTodo
+// activeTriggers returns the cached trigger index, reloading it after
+// ActiveCacheTTL.
+func (e *Engine) activeTriggers(ctx context.Context, tx Tx) (*activeSet, error) {
+	e.activeMu.Lock()
+	a := e.active
+	e.activeMu.Unlock()
+	if a != nil && time.Since(a.loaded) < e.cfg.ActiveCacheTTL {
+		return a, nil
+	}
+	list, err := tx.ActiveScenarios(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a = &activeSet{loaded: time.Now(), byType: map[string][]activeTrigger{}}
+	for i := range list {
+		s := &list[i]
+		p, err := e.planFor(ctx, tx, s.ID, s.ActiveVersion)
+		if err != nil {
+			e.log.Error("active scenario does not compile; skipped", "scenario", s.ID, "version", s.ActiveVersion, "err", err)
+			continue
+		}
+		for _, t := range p.triggers {
+			trig, ok := t.compiled.(Trigger)
+			if !ok {
+				continue
+			}
+			at := activeTrigger{scenario: s, plan: p, node: t, trigger: trig}
+			if t.spec.EventTypes == nil {
+				a.any = append(a.any, at)
+				continue
+			}
+			for _, et := range t.spec.EventTypes {
+				a.byType[et] = append(a.byType[et], at)
+			}
+		}
+	}
+	e.activeMu.Lock()
+	e.active = a
+	e.activeMu.Unlock()
+	return a, nil
 }
-
-// Stats returns a version's counters (0: the active, else latest, version);
-// hourly adds the per-hour buckets of the last 7 days.
-func (e *Engine) Stats(ctx context.Context, id string, version int, hourly bool) (*ScenarioStats, error) {
-	return nil, errTodo
-}
-
-// Deliveries lists a step's deliveries with their attempts; next is the
-// cursor of the following page ("" at the end).
-func (e *Engine) Deliveries(ctx context.Context, f DeliveryFilter) (views []DeliveryView, next string, err error) {
-	return nil, "", errTodo
-}
-
-// TestWebhook sends a test request ("test_evt_…" id) with sample or chosen
-// contact data and reports the answer. Errors are only for bad input.
-func (e *Engine) TestWebhook(ctx context.Context, req TestRequest) (*TestResult, error) {
-	return nil, errTodo
-}
-
-// RunStep executes one step (task "step:run"); idempotent.
-func (e *Engine) RunStep(ctx context.Context, stepID string) error { return errTodo }
-
-// AttemptDelivery makes the next attempt of a delivery (task
-// "delivery:attempt"); idempotent.
-func (e *Engine) AttemptDelivery(ctx context.Context, deliveryID string) error { return errTodo }
-
-// Sweep re-enqueues due steps and deliveries whose task may be missing
-// (due before now-grace) and returns how many it enqueued.
-func (e *Engine) Sweep(ctx context.Context, grace time.Duration) (int, error) { return 0, errTodo }

@@ -57,3 +57,5 @@ func (e *ProblemsError) Error() string {
 	}
 	return "invalid graph: " + strings.Join(parts, "; ")
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -83,8 +83,8 @@ type Percentiles struct {
 // DeliveryView is a delivery with its attempts, as listed by the API.
 type DeliveryView struct {
 	Delivery
-	Body     json.RawMessage `json:"body"`
-	Attempts []Attempt       `json:"attempt_log"`
+	Body       json.RawMessage `json:"body"`
+	AttemptLog []Attempt       `json:"attempt_log"`
 }
 
 // TestRequest is the body of POST /api/v1/webhooks/test.
@@ -96,6 +96,10 @@ type TestRequest struct {
 	Fields    []string          `json:"fields,omitempty"` // contact fields to send
 	ContactID string            `json:"contact_id,omitempty"`
 	Timeout   string            `json:"timeout,omitempty"`
+	// ScenarioID and NodeID, when given, sign with that scenario's secret
+	// and name it in the body, as the real step would.
+	ScenarioID string `json:"scenario_id,omitempty"`
+	NodeID     string `json:"node_id,omitempty"`
 }
 
 // TestResult is the answer of a Test URL call.

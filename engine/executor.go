@@ -1,0 +1,407 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// RunStep executes one step (task "step:run"). It is idempotent: a step
+// that is no longer pending is left alone, and a step run twice at once
+// commits once (the second finds it finished and rolls back). A
+// send_webhook step makes its first attempt before committing, so a crash
+// between the two resends the same webhook-id.
+func (e *Engine) RunStep(ctx context.Context, stepID string) error {
+	st, err := e.st.GetStep(ctx, stepID)
+	if isNotFound(err) {
+		return nil // deleted with its scenario
+	}
+	if err != nil {
+		return fmt.Errorf("load step %s: %w", stepID, err)
+	}
+	if st.Status != StepPending {
+		return nil
+	}
+	now := e.now()
+	p, err := e.planFor(ctx, e.st, st.ScenarioID, st.Version)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return e.failStep(ctx, st, fmt.Errorf("load version %d: %w", st.Version, err))
+	}
+	node := p.nodes[st.NodeID]
+	exec, ok := node.compiledExecutor()
+	if !ok {
+		return e.failStep(ctx, st, fmt.Errorf("node %s (%s) cannot be executed", st.NodeID, node.typeName()))
+	}
+	s, err := e.scenario(ctx, e.st, st.ScenarioID)
+	if err != nil {
+		return fmt.Errorf("load scenario %s: %w", st.ScenarioID, err)
+	}
+	c, err := e.st.GetContact(ctx, st.ContactID)
+	if err != nil {
+		return fmt.Errorf("load contact %s: %w", st.ContactID, err)
+	}
+	ev, err := e.st.GetEvent(ctx, st.EventID)
+	if err != nil {
+		return fmt.Errorf("load event %s: %w", st.EventID, err)
+	}
+	run := &Run{ID: st.RunID, ScenarioID: st.ScenarioID, Version: st.Version, ContactID: c.ID, EventID: ev.ID}
+	x := &StepContext{Scenario: s, Version: st.Version, NodeID: st.NodeID, Run: run, Contact: c, Event: ev, Now: now}
+	res, err := exec.Execute(ctx, x)
+	if err != nil {
+		return e.failStep(ctx, st, err)
+	}
+
+	var d *Delivery
+	var attempt *Attempt
+	if res.Delivery != nil {
+		d, err = e.stepDelivery(st, s, res.Delivery)
+		if err != nil {
+			return e.failStep(ctx, st, err)
+		}
+		o := e.cfg.Sender.Send(ctx, d, s.SigningSecret)
+		if err := ctx.Err(); err != nil {
+			return err // shutting down: hand the task back, this was no attempt
+		}
+		now = e.now()
+		attempt = settle(d, 0, o, now)
+	}
+	return e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
+		ok, err := tx.FinishStep(ctx, st.ID, StepDone, "", now)
+		if err != nil || !ok {
+			return errOrSkip(err)
+		}
+		if d != nil {
+			ok, err := tx.InsertDelivery(ctx, d)
+			if err != nil {
+				return err
+			}
+			if ok { // a step re-run after a crash must not count twice
+				if err := tx.InsertAttempt(ctx, attempt); err != nil {
+					return fmt.Errorf("log attempt of %s: %w", d.ID, err)
+				}
+				countAttempt(w, d, now)
+			}
+		}
+		if len(res.Changes) > 0 {
+			if err := e.applyChanges(ctx, tx, w, c, res.Changes, now); err != nil {
+				return err
+			}
+		}
+		created := 0
+		if !res.End {
+			due := now
+			if !res.NextAt.IsZero() {
+				due = res.NextAt.UTC()
+			}
+			if created, err = e.startSteps(ctx, tx, w, p, run, st.NodeID, res.Label, due, now); err != nil {
+				return err
+			}
+		}
+		return e.maybeCompleteRun(ctx, tx, run.ID, created)
+	})
+}
+
+// errSkip rolls a transaction back without it being an error: another
+// worker already did this work.
+var errSkip = errors.New("already done")
+
+func errOrSkip(err error) error {
+	if err != nil {
+		return err
+	}
+	return errSkip
+}
+
+func (n *planNode) compiledExecutor() (Executor, bool) {
+	if n == nil {
+		return nil, false
+	}
+	x, ok := n.compiled.(Executor)
+	return x, ok
+}
+
+func (n *planNode) typeName() string {
+	if n == nil {
+		return "missing"
+	}
+	return n.Type
+}
+
+// maybeCompleteRun marks a run completed when nothing of it is left pending.
+func (e *Engine) maybeCompleteRun(ctx context.Context, tx Tx, runID string, created int) error {
+	if created > 0 {
+		return nil
+	}
+	n, err := tx.PendingSteps(ctx, runID)
+	if err != nil || n > 0 {
+		return err
+	}
+	return tx.SetRunStatus(ctx, runID, RunCompleted)
+}
+
+// failStep records a step that cannot run (a bad expression at run time, a
+// missing node): it is failed with a readable reason and its run stops.
+func (e *Engine) failStep(ctx context.Context, st *Step, cause error) error {
+	e.log.Warn("step failed", "step", st.ID, "scenario", st.ScenarioID, "node", st.NodeID, "err", cause)
+	msg := cause.Error()
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	return e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
+		ok, err := tx.FinishStep(ctx, st.ID, StepFailed, msg, e.now())
+		if err != nil || !ok {
+			return errOrSkip(err)
+		}
+		w.bump(st.ScenarioID, st.Version, st.NodeID, e.now(), func(d *StatDelta) { d.Failed++ })
+		return tx.SetRunStatus(ctx, st.RunID, RunFailed)
+	})
+}
+
+// stepDelivery builds the delivery of a send_webhook step. Its ids derive
+// from the step's, so a re-run sends the same webhook-id.
+func (e *Engine) stepDelivery(st *Step, s *Scenario, req *DeliveryRequest) (*Delivery, error) {
+	suffix := IDSuffix(st.ID)
+	d := &Delivery{ID: "dlv_" + suffix, MessageID: "evt_" + suffix, Kind: KindStep,
+		ScenarioID: st.ScenarioID, Version: st.Version, NodeID: st.NodeID, RunID: st.RunID, StepID: st.ID,
+		ContactID: st.ContactID, URL: req.URL, Method: req.Method, Headers: req.Headers, Timeout: req.Timeout,
+		Status: DeliveryPending, CreatedAt: st.DueAt}
+	if d.Method == "" {
+		d.Method = "POST"
+	}
+	body, err := BuildBody(d.MessageID, st.DueAt, s, st.NodeID, st.ContactID, req)
+	if err != nil {
+		return nil, fmt.Errorf("build webhook body: %w", err)
+	}
+	d.Body = body
+	return d, nil
+}
+
+// settle applies one attempt's outcome to d (attempt number prev+1):
+// accepted on 2xx, failed on 410 or when the retry window has closed, else
+// pending with its next attempt time. It returns the attempt to log.
+func settle(d *Delivery, prev int, o SendOutcome, now time.Time) *Attempt {
+	a := o.Attempt
+	a.ID = NewID("att")
+	a.DeliveryID = d.ID
+	a.Number = prev + 1
+	if a.At.IsZero() {
+		a.At = now
+	}
+	if d.FirstAttemptAt == nil {
+		t := a.At
+		d.FirstAttemptAt = &t
+	}
+	d.Attempts = prev + 1
+	d.LastError = a.Error
+	d.NextAttemptAt = nil
+	switch {
+	case o.Accepted:
+		d.Status = DeliveryAccepted
+		d.DoneAt = &now
+	case o.Gone:
+		d.Status = DeliveryFailed
+		d.DoneAt = &now
+	default:
+		if at, ok := NextAttempt(*d.FirstAttemptAt, now, d.Attempts, o.RetryAfter); ok {
+			d.NextAttemptAt = &at
+		} else {
+			d.Status = DeliveryFailed
+			d.DoneAt = &now
+		}
+	}
+	return &a
+}
+
+// countAttempt bumps a step delivery's counters for its latest attempt
+// and schedules the next one if it is still pending.
+func countAttempt(w *work, d *Delivery, now time.Time) {
+	if d.Status == DeliveryPending {
+		w.deliveries = append(w.deliveries, d)
+	}
+	if d.Kind != KindStep {
+		return
+	}
+	w.bump(d.ScenarioID, d.Version, d.NodeID, now, func(s *StatDelta) {
+		s.Attempts++
+		if d.Attempts > 1 {
+			s.Pending-- // it was counted pending after its previous attempt
+		}
+		switch d.Status {
+		case DeliveryAccepted:
+			s.Accepted++
+		case DeliveryFailed:
+			s.Failed++
+		default:
+			s.Pending++
+		}
+	})
+}
+
+// AttemptDelivery makes the next attempt of a delivery (task
+// "delivery:attempt"). It is idempotent: a delivery that is no longer
+// pending, or whose attempt count moved on meanwhile, is left alone.
+func (e *Engine) AttemptDelivery(ctx context.Context, deliveryID string) error {
+	d, err := e.st.GetDelivery(ctx, deliveryID)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load delivery %s: %w", deliveryID, err)
+	}
+	if d.Status != DeliveryPending {
+		return nil
+	}
+	secret, err := e.deliverySecret(ctx, d)
+	if err != nil {
+		return err
+	}
+	prev := d.Attempts
+	o := e.cfg.Sender.Send(ctx, d, secret)
+	if err := ctx.Err(); err != nil {
+		return err // shutting down: hand the task back, this was no attempt
+	}
+	now := e.now()
+	a := settle(d, prev, o, now)
+	return e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
+		ok, err := tx.UpdateDelivery(ctx, d, prev)
+		if err != nil || !ok {
+			return errOrSkip(err)
+		}
+		if err := tx.InsertAttempt(ctx, a); err != nil {
+			return fmt.Errorf("log attempt of %s: %w", d.ID, err)
+		}
+		countAttempt(w, d, now)
+		return nil
+	})
+}
+
+// deliverySecret is the signing secret of a delivery's destination.
+func (e *Engine) deliverySecret(ctx context.Context, d *Delivery) (string, error) {
+	switch d.Kind {
+	case KindStep:
+		s, err := e.scenario(ctx, e.st, d.ScenarioID)
+		if err != nil {
+			return "", fmt.Errorf("load scenario of delivery %s: %w", d.ID, err)
+		}
+		return s.SigningSecret, nil
+	default:
+		return "", fmt.Errorf("delivery %s: unknown kind %q", d.ID, d.Kind)
+	}
+}
+
+// applyChanges makes an action's changes to the contact in tx and records
+// the events they cause (group_added, contact_updated, signup…), which may
+// start other runs.
+func (e *Engine) applyChanges(ctx context.Context, tx Tx, w *work, c *Contact, changes []ContactChange, now time.Time) error {
+	var changed, added, removed []string
+	var evs []*Event
+	for _, ch := range changes {
+		switch ch.Op {
+		case OpAddGroup:
+			if !slices.Contains(c.Groups, ch.Group) {
+				c.Groups = append(c.Groups, ch.Group)
+				added = append(added, ch.Group)
+			}
+		case OpRemoveGroup:
+			if i := slices.Index(c.Groups, ch.Group); i >= 0 {
+				c.Groups = slices.Delete(c.Groups, i, i+1)
+				removed = append(removed, ch.Group)
+			}
+		case OpSetField:
+			if setContactField(c, ch.Field, ch.Value) {
+				changed = append(changed, ch.Field)
+			}
+		case OpSubscribe, OpUnsubscribe:
+			sub := ch.Op == OpSubscribe
+			ok, err := tx.SetSubscription(ctx, ch.ListID, c.ID, sub, now)
+			if err != nil {
+				return fmt.Errorf("%s list %s: %w", ch.Op, ch.ListID, err)
+			}
+			if ok {
+				t := EventUnsubscribe
+				if sub {
+					t = EventSignup
+				}
+				evs = append(evs, &Event{ID: NewID("evt"), Type: t, ContactID: c.ID, ListID: ch.ListID,
+					Data: map[string]any{"source": "scenario"}, OccurredAt: now})
+			}
+		default:
+			return fmt.Errorf("unknown contact change %q", ch.Op)
+		}
+	}
+	if len(added)+len(removed) > 0 {
+		changed = append(changed, "groups")
+	}
+	if len(changed) > 0 {
+		c.UpdatedAt = now
+		if err := tx.UpdateContact(ctx, c); err != nil {
+			return fmt.Errorf("update contact %s: %w", c.ID, err)
+		}
+	}
+	evs = append(changeEvents(c, changed, added, removed, now), evs...)
+	return e.recordEvents(ctx, tx, w, evs, c)
+}
+
+// setContactField sets a standard or custom field and reports a change.
+func setContactField(c *Contact, field string, v any) bool {
+	str := func() string {
+		if v == nil {
+			return ""
+		}
+		return strings.TrimSpace(fmt.Sprint(v))
+	}
+	switch field {
+	case "firstname", "lastname", "timezone":
+		dst := map[string]*string{"firstname": &c.Firstname, "lastname": &c.Lastname, "timezone": &c.Timezone}[field]
+		if *dst == str() {
+			return false
+		}
+		*dst = str()
+		return true
+	}
+	if c.Fields == nil {
+		c.Fields = map[string]any{}
+	}
+	if old, ok := c.Fields[field]; ok && fmt.Sprint(old) == fmt.Sprint(v) {
+		return false
+	}
+	c.Fields[field] = v
+	return true
+}
+
+// Sweep re-enqueues due steps and deliveries whose task may be missing (a
+// flushed or restarted Redis): rows due before now-grace that are still
+// pending. The queue drops duplicates of tasks it still holds. It returns
+// how many rows it handed to the queue.
+func (e *Engine) Sweep(ctx context.Context, grace time.Duration) (int, error) {
+	const batch = 1000
+	before := e.now().Add(-grace)
+	steps, err := e.st.DueSteps(ctx, before, batch)
+	if err != nil {
+		return 0, fmt.Errorf("sweep steps: %w", err)
+	}
+	n := 0
+	for i := range steps {
+		if err := e.cfg.Queue.EnqueueStep(ctx, steps[i].ID, steps[i].DueAt); err != nil {
+			return n, fmt.Errorf("sweep: enqueue step %s: %w", steps[i].ID, err)
+		}
+		n++
+	}
+	ds, err := e.st.DueDeliveries(ctx, before, batch)
+	if err != nil {
+		return n, fmt.Errorf("sweep deliveries: %w", err)
+	}
+	for i := range ds {
+		if err := e.cfg.Queue.EnqueueDelivery(ctx, ds[i].ID, *ds[i].NextAttemptAt); err != nil {
+			return n, fmt.Errorf("sweep: enqueue delivery %s: %w", ds[i].ID, err)
+		}
+		n++
+	}
+	return n, nil
+}

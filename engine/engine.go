@@ -72,7 +72,9 @@ func New(cfg Config) (*Engine, error) {
 		scenarios: map[string]cachedScenario{}}, nil
 }
 
-func (e *Engine) now() time.Time { return e.cfg.Clock.Now().UTC() }
+// now is the clock's time at the precision storage keeps (microseconds), so
+// what an API call returns is what a later read returns.
+func (e *Engine) now() time.Time { return e.cfg.Clock.Now().UTC().Truncate(time.Microsecond) }
 
 // NodeTypes lists the node catalogue.
 func (e *Engine) NodeTypes() []Spec { return e.cfg.Registry.Specs() }

@@ -348,10 +348,38 @@ func percentiles(d []int64) *Percentiles {
 	return &Percentiles{P50: at(0.50), P95: at(0.95), P99: at(0.99)}
 }
 
+// checkNode returns ErrNotFound unless nodeID is a node of the version (0:
+// the latest or the active one).
+func (e *Engine) checkNode(ctx context.Context, s *Scenario, version int, nodeID string) error {
+	versions := []int{version}
+	if version == 0 {
+		versions = []int{s.Version, s.ActiveVersion}
+	}
+	for _, n := range versions {
+		if n == 0 {
+			continue
+		}
+		v, err := e.st.GetVersion(ctx, s.ID, n)
+		if err != nil {
+			return err
+		}
+		for _, node := range v.Graph.Nodes {
+			if node.ID == nodeID {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("node %q of scenario %s: %w", nodeID, s.ID, ErrNotFound)
+}
+
 // Deliveries lists a step's deliveries with their attempts; next is the
 // cursor of the following page ("" at the end).
 func (e *Engine) Deliveries(ctx context.Context, f DeliveryFilter) ([]DeliveryView, string, error) {
-	if _, err := e.st.GetScenario(ctx, f.ScenarioID); err != nil {
+	s, err := e.st.GetScenario(ctx, f.ScenarioID)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := e.checkNode(ctx, s, f.Version, f.NodeID); err != nil {
 		return nil, "", err
 	}
 	switch f.Status {

@@ -1,0 +1,106 @@
+package tasks_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+
+	"github.com/sluicehq/sluice/engine/tasks"
+)
+
+// runner records what the handlers were asked to do.
+type runner struct {
+	mu    sync.Mutex
+	steps []string
+	dels  []string
+}
+
+func (r *runner) RunStep(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.steps = append(r.steps, id)
+	return nil
+}
+
+func (r *runner) AttemptDelivery(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dels = append(r.dels, id)
+	return nil
+}
+
+// TestQueueDropsDuplicates: re-enqueueing a step asynq still holds is a
+// no-op (the sweeper relies on it); a delivery's next attempt at another
+// time is a new task.
+func TestQueueDropsDuplicates(t *testing.T) {
+	t.Parallel()
+	m := miniredis.RunT(t)
+	opt := asynq.RedisClientOpt{Addr: m.Addr()}
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	ins := asynq.NewInspector(opt)
+	defer ins.Close()
+	q := tasks.NewQueue(client)
+	ctx := context.Background()
+	now := time.Now()
+	for i := 0; i < 3; i++ {
+		if err := q.EnqueueStep(ctx, "stp_1", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.EnqueueDelivery(ctx, "dlv_1", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.EnqueueDelivery(ctx, "dlv_1", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.EnqueueDelivery(ctx, "dlv_1", now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	info, err := ins.GetQueueInfo(tasks.QueueName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Pending != 1 || info.Scheduled != 2 {
+		t.Errorf("pending %d scheduled %d, want 1 and 2", info.Pending, info.Scheduled)
+	}
+}
+
+// TestHandlers: each task type reaches its runner method with the row id;
+// a payload that cannot be decoded is not retried.
+func TestHandlers(t *testing.T) {
+	t.Parallel()
+	r := &runner{}
+	mux := tasks.NewMux(r)
+	ctx := context.Background()
+	if err := mux.ProcessTask(ctx, asynq.NewTask(tasks.TypeStepRun, []byte(`{"id":"stp_9"}`))); err != nil {
+		t.Fatal(err)
+	}
+	if err := mux.ProcessTask(ctx, asynq.NewTask(tasks.TypeDeliveryAttempt, []byte(`{"id":"dlv_9"}`))); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.steps) != 1 || r.steps[0] != "stp_9" || len(r.dels) != 1 || r.dels[0] != "dlv_9" {
+		t.Errorf("steps %v deliveries %v", r.steps, r.dels)
+	}
+	for _, bad := range []string{`{`, `{}`, `{"id":""}`} {
+		err := mux.ProcessTask(ctx, asynq.NewTask(tasks.TypeStepRun, []byte(bad)))
+		if !errors.Is(err, asynq.SkipRetry) {
+			t.Errorf("payload %s: %v, want SkipRetry", bad, err)
+		}
+	}
+}
+
+// TestRetryDelay grows from 1 s and stops at a minute.
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int]time.Duration{0: time.Second, 1: 2 * time.Second, 5: 32 * time.Second, 6: time.Minute, 50: time.Minute} {
+		if got := tasks.RetryDelay(n, nil, nil); got != want {
+			t.Errorf("RetryDelay(%d) = %s, want %s", n, got, want)
+		}
+	}
+}

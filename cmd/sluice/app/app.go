@@ -1,0 +1,264 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/engine/netguard"
+	"github.com/sluicehq/sluice/engine/secrets"
+	"github.com/sluicehq/sluice/engine/tasks"
+	"github.com/sluicehq/sluice/engine/webhook"
+	"github.com/sluicehq/sluice/frontend"
+	"github.com/sluicehq/sluice/nodes"
+	"github.com/sluicehq/sluice/storage"
+)
+
+// Roles of the sluice binary.
+const (
+	RoleServe     = "serve"
+	RoleAPI       = "api"
+	RoleWorker    = "worker"
+	RoleScheduler = "scheduler"
+)
+
+// App is a wired Sluice process.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *storage.Store
+	mini     *miniredis.Miniredis
+	miniStop chan struct{}
+	redis    asynq.RedisConnOpt
+	rdb      redis.UniversalClient
+	client   *asynq.Client
+	// Engine is the process's engine.
+	Engine *engine.Engine
+
+	addrMu sync.Mutex
+	addr   string
+}
+
+// New opens storage (migrating it), connects Redis (starting the
+// in-process one when no URL is set) and builds the engine. Close releases
+// everything.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) {
+	if err := cfg.ensureKeys(); err != nil {
+		return nil, err
+	}
+	box, err := secrets.New(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	a = &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.store, err = storage.Open(ctx, storage.Config{URL: cfg.DatabaseURL, Secrets: box}); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err = a.store.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	if cfg.RedisURL == "" {
+		a.miniStop = make(chan struct{})
+		if a.mini, err = startMiniredis(a.miniStop); err != nil {
+			return nil, err
+		}
+		a.redis = asynq.RedisClientOpt{Addr: a.mini.Addr()}
+	} else if a.redis, err = asynq.ParseRedisURI(cfg.RedisURL); err != nil {
+		return nil, fmt.Errorf("SLUICE_REDIS_URL: %w", err)
+	}
+	a.rdb = a.redis.MakeRedisClient().(redis.UniversalClient)
+	a.client = asynq.NewClientFromRedisClient(a.rdb)
+	sender, err := webhook.New(webhook.Config{Client: netguard.NewClient(netguard.Config{AllowPrivate: cfg.AllowPrivateTargets})})
+	if err != nil {
+		return nil, err
+	}
+	reg := engine.NewRegistry()
+	nodes.Register(reg)
+	a.Engine, err = engine.New(engine.Config{Store: a.store, Queue: tasks.NewQueue(a.client), Sender: sender,
+		Registry: reg, Logger: log, NewSecret: webhook.NewSecret})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// startMiniredis runs the in-process Redis-compatible server on a loopback
+// port. miniredis only expires keys when its clock is advanced, so a
+// goroutine advances it every second until stop is closed.
+func startMiniredis(stop <-chan struct{}) (*miniredis.Miniredis, error) {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start in-process redis: %w", err)
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				m.FastForward(time.Second)
+			}
+		}
+	}()
+	return m, nil
+}
+
+// Store returns the process's storage (for tests and the benchmark).
+func (a *App) Store() *storage.Store { return a.store }
+
+// Addr returns the address the HTTP server listens on, once it does.
+func (a *App) Addr() string {
+	a.addrMu.Lock()
+	defer a.addrMu.Unlock()
+	return a.addr
+}
+
+// EmbeddedRedisAddr returns the address of the in-process Redis, or "" when
+// a real Redis is configured.
+func (a *App) EmbeddedRedisAddr() string {
+	if a.mini == nil {
+		return ""
+	}
+	return a.mini.Addr()
+}
+
+// APIKey returns the API's bearer key.
+func (a *App) APIKey() string { return a.cfg.APIKey }
+
+// Close releases Redis, the in-process server and the database.
+func (a *App) Close() error {
+	if a.client != nil {
+		a.client.Close()
+	}
+	if a.rdb != nil {
+		a.rdb.Close()
+	}
+	if a.mini != nil {
+		close(a.miniStop)
+		a.mini.Close()
+	}
+	if a.store != nil {
+		return a.store.Close()
+	}
+	return nil
+}
+
+// Run runs role until ctx is cancelled, then shuts down gracefully:
+// the HTTP server stops taking requests, workers finish or hand back their
+// tasks.
+func (a *App) Run(ctx context.Context, role string) error {
+	if a.mini != nil && role != RoleServe {
+		return fmt.Errorf("the %s role needs SLUICE_REDIS_URL: the in-process Redis only serves `sluice serve`", role)
+	}
+	var parts []func(context.Context) error
+	switch role {
+	case RoleServe:
+		parts = append(parts, a.runHTTP, a.runWorker, a.runSweeper)
+	case RoleAPI:
+		parts = append(parts, a.runHTTP)
+	case RoleWorker:
+		parts = append(parts, a.runWorker)
+	case RoleScheduler:
+		parts = append(parts, a.runSweeper)
+	default:
+		return fmt.Errorf("unknown role %q", role)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(parts))
+	for _, run := range parts {
+		go func() { errs <- run(ctx) }()
+	}
+	var first error
+	for range parts {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel() // one part failing stops the others
+		}
+	}
+	return first
+}
+
+func (a *App) runHTTP(ctx context.Context) error {
+	checks := map[string]func(context.Context) error{
+		"database": a.store.Ping,
+		"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
+	}
+	srv, err := api.New(api.Config{Engine: a.Engine, APIKey: a.cfg.APIKey, BodyLimit: a.cfg.BodyLimit,
+		Checks: checks, Frontend: frontend.Handler(), Logger: a.log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	a.addrMu.Lock()
+	a.addr = ln.Addr().String()
+	a.addrMu.Unlock()
+	a.log.Info("sluice is listening", "url", "http://"+ln.Addr().String())
+	if a.cfg.generatedAPIKey {
+		fmt.Printf("\nA new API key was generated and stored in %s/api_key:\n\n    %s\n\n", a.cfg.DataDir, a.cfg.APIKey)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Listener(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return srv.ShutdownWithTimeout(10 * time.Second)
+	}
+}
+
+func (a *App) runWorker(ctx context.Context) error {
+	srv := asynq.NewServerFromRedisClient(a.rdb, asynq.Config{
+		Concurrency:              a.cfg.Concurrency,
+		Queues:                   map[string]int{tasks.QueueName: 1},
+		TaskCheckInterval:        10 * time.Millisecond,
+		DelayedTaskCheckInterval: 250 * time.Millisecond,
+		RetryDelayFunc:           tasks.RetryDelay,
+		ShutdownTimeout:          20 * time.Second,
+		LogLevel:                 asynq.WarnLevel,
+	})
+	if err := srv.Start(tasks.NewMux(a.Engine)); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	<-ctx.Done()
+	srv.Shutdown()
+	return nil
+}
+
+func (a *App) runSweeper(ctx context.Context) error {
+	t := time.NewTicker(a.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			n, err := a.Engine.Sweep(ctx, a.cfg.SweepGrace)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Warn("sweep", "err", err)
+			} else if n > 0 {
+				a.log.Debug("sweep re-enqueued due work", "rows", n)
+			}
+		}
+	}
+}

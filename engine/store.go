@@ -18,6 +18,10 @@ type Store interface {
 
 // Tx is the set of storage operations the engine uses.
 type Tx interface {
+	InboundTx
+	SubscriptionTx
+	SchedulerTx
+
 	// Lists and subscriptions.
 	CreateList(ctx context.Context, l *List) error
 	GetList(ctx context.Context, id string) (*List, error)

@@ -244,6 +244,10 @@ func TestVersionsAndReentry(t *testing.T) {
 		if v1.Steps[1].Accepted != 3 || v2.Version != 2 || v2.Steps[0].Reached != 1 {
 			t.Errorf("v1 %+v, v2 %+v", v1.Steps, v2.Steps)
 		}
+		list, err := b.e.ListScenarios(ctx)
+		if err != nil || len(list) != 1 || list[0].Reached != 4 || list[0].LastActivity == nil {
+			t.Errorf("the list counts every version's entries (3 on v1, 1 on v2): %+v %v", list, err)
+		}
 	})
 }
 

@@ -109,7 +109,8 @@ func (e *Engine) GetScenarioVersion(ctx context.Context, id string, version int)
 	return &ScenarioView{Scenario: *s, Graph: v.Graph, ActivatedAt: v.ActivatedAt}, nil
 }
 
-// ListScenarios lists scenarios with their reach and last activity.
+// ListScenarios lists scenarios with their reach (contacts that entered
+// any version) and last activity (the latest hour with any).
 func (e *Engine) ListScenarios(ctx context.Context) ([]ScenarioSummary, error) {
 	list, err := e.st.ListScenarios(ctx)
 	if err != nil {
@@ -118,37 +119,43 @@ func (e *Engine) ListScenarios(ctx context.Context) ([]ScenarioSummary, error) {
 	out := make([]ScenarioSummary, len(list))
 	for i, s := range list {
 		out[i].Scenario = s
-		version := s.ActiveVersion
-		if version == 0 {
-			continue
-		}
-		stats, err := e.st.GetStats(ctx, s.ID, version)
-		if err != nil {
-			return nil, err
-		}
-		p, err := e.planFor(ctx, e.st, s.ID, version)
-		if err != nil {
-			continue
-		}
-		for _, st := range stats {
-			if n := p.nodes[st.NodeID]; n != nil && n.spec.Kind == KindTrigger {
-				out[i].Reached += st.Reached
-			}
-		}
-		hourly, err := e.st.GetHourlyStats(ctx, s.ID, version, e.now().AddDate(0, 0, -90))
-		if err != nil {
-			return nil, err
-		}
-		for _, hs := range hourly {
-			for _, h := range hs {
-				if out[i].LastActivity == nil || h.Hour.After(*out[i].LastActivity) {
-					t := h.Hour
-					out[i].LastActivity = &t
-				}
+		for version := 1; version <= s.Version; version++ {
+			if err := e.summarise(ctx, &out[i], version); err != nil {
+				return nil, err
 			}
 		}
 	}
 	return out, nil
+}
+
+// summarise adds one version's trigger reach and activity to sum.
+func (e *Engine) summarise(ctx context.Context, sum *ScenarioSummary, version int) error {
+	stats, err := e.st.GetStats(ctx, sum.ID, version)
+	if err != nil || len(stats) == 0 {
+		return err
+	}
+	p, err := e.planFor(ctx, e.st, sum.ID, version)
+	if err != nil {
+		return nil // a draft that does not compile has no runs
+	}
+	for _, st := range stats {
+		if n := p.nodes[st.NodeID]; n != nil && n.spec.Kind == KindTrigger {
+			sum.Reached += st.Reached
+		}
+	}
+	hourly, err := e.st.GetHourlyStats(ctx, sum.ID, version, e.now().AddDate(0, 0, -90))
+	if err != nil {
+		return err
+	}
+	for _, hs := range hourly {
+		for _, h := range hs {
+			if sum.LastActivity == nil || h.Hour.After(*sum.LastActivity) {
+				t := h.Hour
+				sum.LastActivity = &t
+			}
+		}
+	}
+	return nil
 }
 
 // Validate returns the problems of a scenario's latest version.

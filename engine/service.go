@@ -53,8 +53,8 @@ type ScenarioView struct {
 // ScenarioSummary is one row of the scenario list.
 type ScenarioSummary struct {
 	Scenario
-	Reached      int64      `json:"reached"` // contacts that entered the active (or latest) version
-	LastActivity *time.Time `json:"last_activity,omitempty"`
+	Reached      int64      `json:"reached"`                 // contacts that entered, over every version
+	LastActivity *time.Time `json:"last_activity,omitempty"` // start of the latest hour with activity
 }
 
 // ScenarioStats are the counters of one version.

@@ -8,30 +8,16 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sluicehq/sluice/engine"
 )
 
-type stepStats struct {
-	NodeID   string `json:"node_id"`
-	Type     string `json:"type"`
-	Reached  int64  `json:"reached"`
-	Accepted int64  `json:"accepted"`
-	Pending  int64  `json:"pending"`
-	Failed   int64  `json:"failed"`
-	Attempts int64  `json:"attempts"`
-}
-
-type statsView struct {
-	ScenarioID string      `json:"scenario_id"`
-	Version    int         `json:"version"`
-	Steps      []stepStats `json:"steps"`
-}
-
-func (s *server) stats(id string) map[string]stepStats {
-	var v statsView
+func (s *server) stats(id string) map[string]engine.StepStats {
+	var v engine.ScenarioStats
 	s.must(200, "GET", "/api/v1/scenarios/"+id+"/stats", nil, &v)
-	out := map[string]stepStats{}
+	out := map[string]engine.StepStats{}
 	for _, st := range v.Steps {
-		out[st.NodeID] = st
+		out[st.NodeID] = st.StepStats
 	}
 	return out
 }
@@ -128,7 +114,7 @@ func TestSignupDeliversWebhook(t *testing.T) {
 		}
 
 		waitFor(t, 5*time.Second, "accepted = 1", func() bool { return s.stats(sc.ID)["w1"].Accepted == 1 })
-		wantStats := map[string]stepStats{
+		wantStats := map[string]engine.StepStats{
 			"t1": {NodeID: "t1", Type: "signup", Reached: 1},
 			"w1": {NodeID: "w1", Type: "send_webhook", Reached: 1, Accepted: 1, Attempts: 1},
 		}

@@ -17,6 +17,27 @@ func hookNode(id, url string) engine.Node {
 	return node(id, "send_webhook", `{"url":"`+url+`","fields":["email"]}`)
 }
 
+// checkRebuild recomputes a version's counters from the rows (the
+// reconciliation query) and checks they equal the incremental ones.
+func (b *bundle) checkRebuild(t *testing.T, scenarioID string, version int) {
+	t.Helper()
+	ctx := context.Background()
+	before, err := b.st.GetStats(ctx, scenarioID, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.st.RebuildStats(ctx, scenarioID, version); err != nil {
+		t.Fatal(err)
+	}
+	after, err := b.st.GetStats(ctx, scenarioID, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("rebuilt counters differ from the incremental ones (-incremental +rebuilt):\n%s", diff)
+	}
+}
+
 func (b *bundle) delivery(t *testing.T, scenarioID, nodeID string) engine.DeliveryView {
 	t.Helper()
 	ds, _, err := b.e.Deliveries(context.Background(), engine.DeliveryFilter{ScenarioID: scenarioID, NodeID: nodeID})
@@ -65,6 +86,8 @@ func TestConditionGroupsAndChaining(t *testing.T) {
 		if diff := cmp.Diff([]string{"vip"}, c.Groups); diff != "" || c.Fields["c4"] != "Pat!" {
 			t.Errorf("contact after the run: groups %v, c4 %v", c.Groups, c.Fields["c4"])
 		}
+		b.checkRebuild(t, first.ID, 1)
+		b.checkRebuild(t, second.ID, 1)
 	})
 }
 
@@ -146,6 +169,7 @@ func TestRetriesUntilAccepted(t *testing.T) {
 		if err := b.e.AttemptDelivery(context.Background(), d.ID); err != nil || h.n.Load() != 3 {
 			t.Errorf("attempt after acceptance: %v, %d requests", err, h.n.Load())
 		}
+		b.checkRebuild(t, sc.ID, 1)
 	})
 }
 
@@ -193,6 +217,7 @@ func TestRetryOutcomes(t *testing.T) {
 					if s := b.stats(t, sc.ID)["w1"]; s.Failed != 1 || s.Pending != 0 || s.Attempts != int64(len(d.AttemptLog)) {
 						t.Errorf("stats: %+v", s)
 					}
+					b.checkRebuild(t, sc.ID, 1)
 				}},
 		}
 		for _, tc := range cases {

@@ -141,7 +141,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	}
 	slices.Sort(public)
-	want := []string{"GET /", "GET /api/v1/openapi.json", "GET /healthz"}
+	want := []string{"GET /", "GET /api/v1/openapi.json", "GET /healthz", "GET /hooks/{id}", "POST /hooks/{id}"}
 	if diff := cmp.Diff(want, public); diff != "" {
 		t.Errorf("public routes (-want +got):\n%s", diff)
 	}

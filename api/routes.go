@@ -17,10 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/sluicehq/sluice/engine"
@@ -57,6 +59,9 @@ type Config struct {
 	Frontend fiber.Handler
 	// Logger records internal errors. Defaults to slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, serves GET /metrics (Prometheus; public, like
+	// /healthz: it holds counts, no data). It is not part of the v1 API.
+	Metrics http.Handler
 }
 
 // server holds what the handlers share; it is read-only after New.
@@ -132,10 +137,19 @@ func New(cfg Config) (*fiber.App, error) {
 			app.Add(r.method, r.path, handlers...)
 		}
 	}
+	if cfg.Metrics != nil {
+		// The adaptor makes fasthttp's RequestCtx the request's context;
+		// a context derived from it races with the server's shutdown, so
+		// the handler gets a detached one.
+		metrics := cfg.Metrics
+		app.Get("/metrics", adaptor.HTTPHandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			metrics.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+		}))
+	}
 	if cfg.Frontend != nil {
 		frontend := cfg.Frontend
 		app.Use(func(c *fiber.Ctx) error {
-			if p := c.Path(); p == "/api" || strings.HasPrefix(p, "/api/") || p == "/healthz" {
+			if p := c.Path(); p == "/api" || strings.HasPrefix(p, "/api/") || p == "/healthz" || strings.HasPrefix(p, "/hooks/") {
 				return c.Next() // unknown API routes get a JSON 404 or 405
 			}
 			return frontend(c)
@@ -255,6 +269,8 @@ func (s *server) routes(root bool) []route {
 		route{"GET", p + "/node-types", s.nodeTypes, false, opDoc{id: "nodeTypes", tag: "scenarios",
 			summary: "The node catalogue with each type's config schema", resp: nodeTypesPage{}}},
 	)
+	rs = append(rs, s.subscriptionRoutes()...) // api/subscriptions.go
+	rs = append(rs, s.inboundRoutes()...)      // api/inbound.go
 	return rs
 }
 

@@ -231,7 +231,7 @@ func (e *Engine) CreateContact(ctx context.Context, in ContactInput) (*Contact, 
 			return &ConflictError{Message: fmt.Sprintf("a contact with email %s exists", email)}
 		}
 		out = c
-		return nil
+		return e.publishCreated(ctx, tx, w, c, now)
 	})
 	if err != nil {
 		return nil, err

@@ -21,6 +21,9 @@ type Config struct {
 	Logger *slog.Logger
 	// NewSecret makes a scenario signing secret (whsec_…).
 	NewSecret func() string
+	// Metrics receives delivery outcomes and run starts. Defaults to
+	// NopMetrics.
+	Metrics Metrics
 	// ActiveCacheTTL is how long the set of active scenarios (and a
 	// scenario's name and secret) is cached before changes made by other
 	// processes are seen. Defaults to 1s.
@@ -42,6 +45,8 @@ type Engine struct {
 
 	scenMu    sync.Mutex
 	scenarios map[string]cachedScenario
+
+	subs subscriptionCache // event subscriptions (subscriptions.go)
 }
 
 type planKey struct {
@@ -64,6 +69,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
 	}
 	if cfg.ActiveCacheTTL == 0 {
 		cfg.ActiveCacheTTL = time.Second
@@ -88,6 +96,13 @@ type work struct {
 	stats      map[statKey]*StatDelta
 	steps      []*Step
 	deliveries []*Delivery
+	// For Metrics, reported after commit (engine/metrics.go).
+	observed      []observation
+	runsStarted   int // by events
+	runsScheduled int // by date triggers
+	// New deliveries per event subscription, counted at the end of the
+	// transaction (engine/subscriptions.go).
+	subDeliveries map[string]int
 }
 
 type statKey struct {
@@ -122,6 +137,9 @@ func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx, w
 		if err := fn(ctx, tx, &w); err != nil {
 			return err
 		}
+		if err := countSubscriptionDeliveries(ctx, tx, &w); err != nil {
+			return err
+		}
 		if len(w.stats) == 0 {
 			return nil
 		}
@@ -138,6 +156,7 @@ func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx, w
 		return err
 	}
 	e.enqueue(ctx, &w)
+	e.report(&w)
 	return nil
 }
 

@@ -86,6 +86,7 @@ func (e *Engine) RunStep(ctx context.Context, stepID string) error {
 					return fmt.Errorf("log attempt of %s: %w", d.ID, err)
 				}
 				countAttempt(w, d, now)
+				w.observe(d, attempt)
 			}
 		}
 		if len(res.Changes) > 0 {
@@ -277,6 +278,10 @@ func (e *Engine) AttemptDelivery(ctx context.Context, deliveryID string) error {
 			return fmt.Errorf("log attempt of %s: %w", d.ID, err)
 		}
 		countAttempt(w, d, now)
+		w.observe(d, a)
+		if d.Kind == KindSubscription {
+			return e.subscriptionAttempted(ctx, tx, d, a, now)
+		}
 		return nil
 	})
 }
@@ -290,6 +295,8 @@ func (e *Engine) deliverySecret(ctx context.Context, d *Delivery) (string, error
 			return "", fmt.Errorf("load scenario of delivery %s: %w", d.ID, err)
 		}
 		return s.SigningSecret, nil
+	case KindSubscription:
+		return e.subscriptionSecret(ctx, d)
 	default:
 		return "", fmt.Errorf("delivery %s: unknown kind %q", d.ID, d.Kind)
 	}
@@ -319,7 +326,7 @@ func (e *Engine) applyChanges(ctx context.Context, tx Tx, w *work, c *Contact, c
 			}
 		case OpSubscribe, OpUnsubscribe:
 			sub := ch.Op == OpSubscribe
-			ok, err := tx.SetSubscription(ctx, ch.ListID, c.ID, sub, now)
+			ok, err := e.setSubscription(ctx, tx, w, c, ch.ListID, sub, now)
 			if err != nil {
 				return fmt.Errorf("%s list %s: %w", ch.Op, ch.ListID, err)
 			}

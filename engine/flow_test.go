@@ -258,6 +258,12 @@ func TestVersionsAndReentry(t *testing.T) {
 		}
 		b.ingest(t, engine.EventInput{Type: "ping", Email: "v3@example.org"}, engine.EventInput{Type: "ping", Email: "v3@example.org"})
 		waitFor(t, "v2", func() bool { return h2.n.Load() == 1 })
+		// The counters commit just after the receiver answers: wait on them.
+		waitFor(t, "the counters", func() bool {
+			v1, err1 := b.e.Stats(ctx, sc.ID, 1, false)
+			v2, err2 := b.e.Stats(ctx, sc.ID, 2, false)
+			return err1 == nil && err2 == nil && v1.Steps[1].Accepted == 3 && v2.Steps[1].Accepted == 1
+		})
 		v1, err := b.e.Stats(ctx, sc.ID, 1, false)
 		if err != nil {
 			t.Fatal(err)

@@ -96,14 +96,19 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 				continue
 			}
 			in := &inputs[i]
-			c, derived, err := e.upsertContact(ctx, tx, in, now)
+			c, created, derived, err := e.upsertContact(ctx, tx, in, now)
 			if err != nil {
 				return err
+			}
+			if created {
+				if err := e.publishCreated(ctx, tx, w, c, now); err != nil {
+					return err
+				}
 			}
 			ev := &Event{ID: NewID("evt"), Type: in.Type, ContactID: c.ID, ListID: in.ListID,
 				Data: in.Data, OccurredAt: now}
 			if in.ListID != "" && (in.Type == EventSignup || in.Type == EventUnsubscribe) {
-				if _, err := tx.SetSubscription(ctx, in.ListID, c.ID, in.Type == EventSignup, now); err != nil {
+				if _, err := e.setSubscription(ctx, tx, w, c, in.ListID, in.Type == EventSignup, now); err != nil {
 					return err
 				}
 			}
@@ -133,17 +138,17 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 	return results, nil
 }
 
-// upsertContact creates the event's contact or merges the event's contact
-// data into it; for an existing contact that changed it returns the
-// contact_updated and group_added events to record.
-func (e *Engine) upsertContact(ctx context.Context, tx Tx, in *EventInput, now time.Time) (*Contact, []*Event, error) {
+// upsertContact creates the event's contact (created is true) or merges
+// the event's contact data into it; for an existing contact that changed
+// it returns the contact_updated and group_added events to record.
+func (e *Engine) upsertContact(ctx context.Context, tx Tx, in *EventInput, now time.Time) (c *Contact, created bool, evs []*Event, err error) {
 	patch := in.Contact
 	if patch == nil {
 		patch = &ContactInput{Email: in.Email}
 	}
-	c, err := tx.GetContactByEmail(ctx, in.Email)
+	c, err = tx.GetContactByEmail(ctx, in.Email)
 	if err != nil && !isNotFound(err) {
-		return nil, nil, err
+		return nil, false, nil, err
 	}
 	if c == nil {
 		c = &Contact{ID: NewID("ctc"), CreatedAt: now, UpdatedAt: now}
@@ -151,25 +156,25 @@ func (e *Engine) upsertContact(ctx context.Context, tx Tx, in *EventInput, now t
 		c.Email = in.Email
 		ok, err := tx.InsertContact(ctx, c)
 		if err != nil {
-			return nil, nil, err
+			return nil, false, nil, err
 		}
 		if ok {
-			return c, nil, nil
+			return c, true, nil, nil
 		}
 		// Another transaction created it meanwhile: merge into theirs.
 		if c, err = tx.GetContactByEmail(ctx, in.Email); err != nil {
-			return nil, nil, err
+			return nil, false, nil, err
 		}
 	}
 	changed, added := applyContactInput(c, patch, false)
 	if len(changed) == 0 {
-		return c, nil, nil
+		return c, false, nil, nil
 	}
 	c.UpdatedAt = now
 	if err := tx.UpdateContact(ctx, c); err != nil {
-		return nil, nil, err
+		return nil, false, nil, err
 	}
-	return c, changeEvents(c, changed, added, nil, now), nil
+	return c, false, changeEvents(c, changed, added, nil, now), nil
 }
 
 // recordEvents stores evs (all about contact c) and starts the runs they trigger.
@@ -191,6 +196,9 @@ func (e *Engine) recordEvents(ctx context.Context, tx Tx, w *work, evs []*Event,
 // dispatch starts a run in every active scenario whose trigger matches ev.
 // A contact enters a scenario once unless the scenario allows re-entry.
 func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, ev *Event, c *Contact) error {
+	if err := e.publishEvent(ctx, tx, w, ev, c); err != nil {
+		return err
+	}
 	set, err := e.activeTriggers(ctx, tx)
 	if err != nil {
 		return err
@@ -213,6 +221,7 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, ev *Event, c *Con
 			if !ok {
 				continue
 			}
+			w.runsStarted++
 			// The trigger's own step is stored done, so its reach can be
 			// rebuilt from the rows like every other node's.
 			entered := &Step{ID: NewID("stp"), RunID: r.ID, ScenarioID: s.ID, Version: r.Version, NodeID: at.node.ID,

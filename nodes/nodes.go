@@ -25,6 +25,7 @@ func catalogue() []*nodeType {
 	return []*nodeType{
 		signupType(), unsubscribeType(), clickType(), openType(), contactUpdatedType(),
 		groupAddedType(), customEventType(), inboundWebhookType(),
+		dateReachedType(), consentExpiringType(), // datetriggers.go
 		sendWebhookType(), addToGroupType(), removeFromGroupType(), updateFieldType(),
 		subscribeType(), unsubscribeFromListType(),
 		waitType(), conditionType(), endType(),

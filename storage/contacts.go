@@ -78,13 +78,19 @@ func emailKey(email string) string { return strings.ToLower(email) }
 
 // InsertContact inserts c unless its id or email (case-insensitively)
 // exists, and reports whether it did.
-func (r *repo) InsertContact(ctx context.Context, c *engine.Contact) (bool, error) {
-	res, err := r.conn(ctx).NewInsert().Model(newContactRow(c)).On("CONFLICT DO NOTHING").Exec(ctx)
-	if err != nil {
-		return false, wrap(err, "insert contact %s", c.ID)
-	}
-	n, err := affected(res)
-	return n > 0, wrap(err, "insert contact %s", c.ID)
+func (r *repo) InsertContact(ctx context.Context, c *engine.Contact) (inserted bool, err error) {
+	err = r.atomic(ctx, func(ctx context.Context, r *repo) error {
+		res, err := r.conn(ctx).NewInsert().Model(newContactRow(c)).On("CONFLICT DO NOTHING").Exec(ctx)
+		if err != nil {
+			return wrap(err, "insert contact %s", c.ID)
+		}
+		n, err := affected(res)
+		if inserted = n > 0; err != nil || !inserted {
+			return wrap(err, "insert contact %s", c.ID)
+		}
+		return r.syncDates(ctx, c) // storage/scheduler.go
+	})
+	return inserted, err
 }
 
 // GetContact returns a contact by id.
@@ -108,6 +114,15 @@ func (r *repo) GetContactByEmail(ctx context.Context, email string) (*engine.Con
 // UpdateContact writes every field of c but its id and creation time
 // (engine.ErrConflict if the new email belongs to another contact).
 func (r *repo) UpdateContact(ctx context.Context, c *engine.Contact) error {
+	return r.atomic(ctx, func(ctx context.Context, r *repo) error {
+		if err := r.updateContact(ctx, c); err != nil {
+			return err
+		}
+		return r.syncDates(ctx, c) // storage/scheduler.go
+	})
+}
+
+func (r *repo) updateContact(ctx context.Context, c *engine.Contact) error {
 	res, err := r.conn(ctx).NewUpdate().Model(newContactRow(c)).
 		Column("email", "email_key", "firstname", "lastname", "fields", "dates", "group_names", "timezone",
 			"consent_given_at", "consent_expires_at", "updated_at").

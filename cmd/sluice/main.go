@@ -7,21 +7,26 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 	_ "time/tzdata" // contact time zones work on hosts without zoneinfo
 
 	"github.com/sluicehq/sluice/cmd/sluice/app"
 )
 
-const usage = `usage: sluice [serve|api|worker|scheduler|migrate]
+const usage = `usage: sluice [serve|api|worker|scheduler|migrate|health URL]
 
   serve      API, front end, workers and sweeper in one process (default)
   api        the HTTP API and front end only
   worker     asynq workers only
-  scheduler  the sweeper (re-enqueues due work whose task went missing)
+  scheduler  the sweeper (re-enqueues due work whose task went missing) and
+             the date-trigger scheduler (date_reached, consent_expiring)
   migrate    apply database migrations and exit
+  health     GET URL (default http://127.0.0.1:8080/healthz); exit 0 on 2xx,
+             for container health checks in images without curl
 
 Configuration: SLUICE_ADDR, SLUICE_DATA_DIR, SLUICE_DATABASE_URL,
 SLUICE_REDIS_URL, SLUICE_API_KEY, SLUICE_SECRET_KEY,
@@ -37,6 +42,8 @@ func main() {
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
+	case "health":
+		os.Exit(health(os.Args[2:]))
 	case app.RoleServe, app.RoleAPI, app.RoleWorker, app.RoleScheduler, "migrate":
 	default:
 		fmt.Fprintf(os.Stderr, "sluice: unknown role %q\n\n%s", role, usage)
@@ -66,4 +73,25 @@ func run(role string, log *slog.Logger) error {
 		return nil
 	}
 	return a.Run(ctx, role)
+}
+
+// health is the health subcommand: it GETs args[0] (default
+// http://127.0.0.1:8080/healthz) and returns the exit code, 0 on 2xx.
+func health(args []string) int {
+	url := "http://127.0.0.1:8080/healthz"
+	if len(args) > 0 {
+		url = args[0]
+	}
+	c := &http.Client{Timeout: 4 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sluice health: %v\n", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		fmt.Fprintf(os.Stderr, "sluice health: %s answered %s\n", url, resp.Status)
+		return 1
+	}
+	return 0
 }

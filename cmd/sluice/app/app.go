@@ -42,11 +42,14 @@ type App struct {
 	redis    asynq.RedisConnOpt
 	rdb      redis.UniversalClient
 	client   *asynq.Client
+	insp     *asynq.Inspector
+	metrics  *metrics
 	// Engine is the process's engine.
 	Engine *engine.Engine
 
-	addrMu sync.Mutex
-	addr   string
+	addrMu      sync.Mutex
+	addr        string
+	metricsAddr string
 }
 
 // New opens storage (migrating it), connects Redis (starting the
@@ -89,8 +92,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	}
 	reg := engine.NewRegistry()
 	nodes.Register(reg)
+	a.insp = asynq.NewInspectorFromRedisClient(a.rdb)
+	a.metrics = newMetrics(a.store, a.insp, engine.SystemClock{}, log)
 	a.Engine, err = engine.New(engine.Config{Store: a.store, Queue: tasks.NewQueue(a.client), Sender: sender,
-		Registry: reg, Logger: log, NewSecret: webhook.NewSecret})
+		Registry: reg, Logger: log, NewSecret: webhook.NewSecret, Metrics: a.metrics})
 	if err != nil {
 		return nil, err
 	}
@@ -170,15 +175,18 @@ func (a *App) Run(ctx context.Context, role string) error {
 	var parts []func(context.Context) error
 	switch role {
 	case RoleServe:
-		parts = append(parts, a.runHTTP, a.runWorker, a.runSweeper)
+		parts = append(parts, a.runHTTP, a.runWorker, a.runSweeper, a.runDateScheduler)
 	case RoleAPI:
 		parts = append(parts, a.runHTTP)
 	case RoleWorker:
 		parts = append(parts, a.runWorker)
 	case RoleScheduler:
-		parts = append(parts, a.runSweeper)
+		parts = append(parts, a.runSweeper, a.runDateScheduler)
 	default:
 		return fmt.Errorf("unknown role %q", role)
+	}
+	if a.cfg.MetricsAddr != "" {
+		parts = append(parts, a.runMetrics)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -197,12 +205,8 @@ func (a *App) Run(ctx context.Context, role string) error {
 }
 
 func (a *App) runHTTP(ctx context.Context) error {
-	checks := map[string]func(context.Context) error{
-		"database": a.store.Ping,
-		"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
-	}
 	srv, err := api.New(api.Config{Engine: a.Engine, APIKey: a.cfg.APIKey, BodyLimit: a.cfg.BodyLimit,
-		Checks: checks, Frontend: frontend.Handler(), Logger: a.log})
+		Checks: a.checks(), Frontend: frontend.Handler(), Logger: a.log, Metrics: a.metrics.handler()})
 	if err != nil {
 		return err
 	}
@@ -248,6 +252,7 @@ func (a *App) runWorker(ctx context.Context) error {
 func (a *App) runSweeper(ctx context.Context) error {
 	t := time.NewTicker(a.cfg.SweepInterval)
 	defer t.Stop()
+	var purged time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -258,6 +263,17 @@ func (a *App) runSweeper(ctx context.Context) error {
 				a.log.Warn("sweep", "err", err)
 			} else if n > 0 {
 				a.log.Debug("sweep re-enqueued due work", "rows", n)
+			}
+			// Events buffered for inactive event subscriptions are kept
+			// for engine.BufferRetention; purge older ones once a minute.
+			if time.Since(purged) >= time.Minute {
+				purged = time.Now()
+				n, err := a.Engine.PurgeSubscriptionBuffers(ctx)
+				if err != nil && !errors.Is(err, context.Canceled) {
+					a.log.Warn("purge buffered subscription events", "err", err)
+				} else if n > 0 {
+					a.log.Info("purged buffered subscription events older than 5 days", "events", n)
+				}
 			}
 		}
 	}

@@ -48,8 +48,20 @@ type Config struct {
 	// SweepGrace is how overdue work must be before the sweeper
 	// re-enqueues it (SLUICE_SWEEP_GRACE). Defaults to 10s.
 	SweepGrace time.Duration
+	// ScheduleInterval is how often the date-trigger scheduler looks for
+	// due date_reached and consent_expiring occurrences
+	// (SLUICE_SCHEDULE_INTERVAL). Defaults to 15s.
+	ScheduleInterval time.Duration
+	// ScheduleCatchUp is how far back the date-trigger scheduler looks when
+	// it starts, to start occurrences due while none ran
+	// (SLUICE_SCHEDULE_CATCH_UP). Defaults to 1h.
+	ScheduleCatchUp time.Duration
 	// BodyLimit caps request bodies in bytes (SLUICE_BODY_LIMIT). Defaults to 1 MiB.
 	BodyLimit int
+	// MetricsAddr is where the worker and scheduler roles serve /metrics
+	// and /healthz (SLUICE_METRICS_ADDR). Empty: they serve no HTTP; the
+	// api role and serve always expose /metrics on Addr.
+	MetricsAddr string
 
 	generatedAPIKey bool
 }
@@ -63,6 +75,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DatabaseURL: getenv("SLUICE_DATABASE_URL"),
 		RedisURL:    getenv("SLUICE_REDIS_URL"),
 		APIKey:      getenv("SLUICE_API_KEY"),
+		MetricsAddr: getenv("SLUICE_METRICS_ADDR"),
 	}
 	var err error
 	if c.AllowPrivateTargets, err = parseBool("SLUICE_ALLOW_PRIVATE_TARGETS", getenv("SLUICE_ALLOW_PRIVATE_TARGETS")); err != nil {
@@ -83,6 +96,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.SweepGrace, err = parseDuration("SLUICE_SWEEP_GRACE", getenv("SLUICE_SWEEP_GRACE"), 10*time.Second); err != nil {
+		return c, err
+	}
+	if c.ScheduleInterval, err = parseDuration("SLUICE_SCHEDULE_INTERVAL", getenv("SLUICE_SCHEDULE_INTERVAL"), 15*time.Second); err != nil {
+		return c, err
+	}
+	if c.ScheduleCatchUp, err = parseDuration("SLUICE_SCHEDULE_CATCH_UP", getenv("SLUICE_SCHEDULE_CATCH_UP"), time.Hour); err != nil {
 		return c, err
 	}
 	if c.DatabaseURL == "" {

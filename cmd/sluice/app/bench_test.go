@@ -122,8 +122,9 @@ func floor(b *testing.B, redisURL string, rc *countingReceiver, n int) float64 {
 
 // sluice measures `sluice serve`: signup events posted one per request by
 // benchClients clients, deliveries/s from the first event to the last
-// webhook received.
-func sluice(b *testing.B, st stack, rc *countingReceiver, n int) float64 {
+// webhook received, and SQL statements per delivery (BEGIN and COMMIT
+// included).
+func sluice(b *testing.B, st stack, rc *countingReceiver, n int) (perSec, stmts float64) {
 	cfg := config(b, st)
 	cfg.Concurrency = benchConcurrency
 	s := startServe(b, cfg)
@@ -131,6 +132,7 @@ func sluice(b *testing.B, st stack, rc *countingReceiver, n int) float64 {
 	s.webhookScenario(listID, rc.URL)
 	rc.expect(n)
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients}}
+	before := s.app.Store().Statements()
 	start := time.Now()
 	parallel(n, func(i int) {
 		ev, _ := json.Marshal(signup(listID, fmt.Sprintf("b%d@example.org", i), "B", "pro", i))
@@ -151,7 +153,10 @@ func sluice(b *testing.B, st stack, rc *countingReceiver, n int) float64 {
 	b.Logf("%s: %d events accepted in %s (%.0f/s), %d delivered by then", st.name, n, time.Since(start).Round(time.Millisecond),
 		float64(n)/time.Since(start).Seconds(), rc.n.Load())
 	rc.wait(b, 5*time.Minute)
-	return float64(n) / time.Since(start).Seconds()
+	perSec = float64(n) / time.Since(start).Seconds()
+	// The last commits land just after the last request is received.
+	time.Sleep(200 * time.Millisecond)
+	return perSec, float64(s.app.Store().Statements()-before) / float64(n)
 }
 
 // BenchmarkEndToEnd measures, in one run, the floor (bare asynq + POST) and
@@ -164,11 +169,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 	rc := newCountingReceiver(b)
 	redisURL := redisDB(b)
 	fl := floor(b, redisURL, rc, n)
-	pg := sluice(b, stack{name: "postgres+redis", dbURL: pgSchema(b), redisURL: redisDB(b)}, rc, n)
-	emb := sluice(b, stack{name: "embedded"}, rc, n)
+	pg, pgStmts := sluice(b, stack{name: "postgres+redis", dbURL: pgSchema(b), redisURL: redisDB(b)}, rc, n)
+	emb, _ := sluice(b, stack{name: "embedded"}, rc, n)
 	b.ReportMetric(fl, "floor/s")
 	b.ReportMetric(pg, "pg+redis/s")
 	b.ReportMetric(emb, "embedded/s")
 	b.ReportMetric(pg/fl, "pg/floor")
+	b.ReportMetric(pgStmts, "sql/delivery")
 	b.ReportMetric(0, "ns/op")
 }

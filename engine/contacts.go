@@ -231,7 +231,10 @@ func (e *Engine) CreateContact(ctx context.Context, in ContactInput) (*Contact, 
 			return &ConflictError{Message: fmt.Sprintf("a contact with email %s exists", email)}
 		}
 		out = c
-		return e.publishCreated(ctx, tx, w, c, now)
+		if err := e.publishCreated(ctx, tx, w, c, now); err != nil {
+			return err
+		}
+		return e.recordEvents(ctx, tx, w, changeEvents(c, nil, c.Groups, nil, now), c)
 	})
 	if err != nil {
 		return nil, err

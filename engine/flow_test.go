@@ -91,6 +91,28 @@ func TestConditionGroupsAndChaining(t *testing.T) {
 	})
 }
 
+// TestNewContactJoiningGroups: a contact created already in a group (by an
+// event or through the contacts API) has joined it: group_added fires.
+func TestNewContactJoiningGroups(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		b := setup(t, st)
+		h := newHook(t)
+		sc := b.activate(t, engine.Graph{
+			Nodes: []engine.Node{node("t1", "group_added", `{"group":"vip"}`), hookNode("w1", h.URL)},
+			Edges: []engine.Edge{{From: "t1", To: "w1"}},
+		}, false)
+		b.ingest(t, engine.EventInput{Type: "signup", Email: "g1@example.org", Contact: &engine.ContactInput{Groups: []string{"vip"}}},
+			engine.EventInput{Type: "signup", Email: "g2@example.org", Contact: &engine.ContactInput{Groups: []string{"other"}}})
+		if _, err := b.e.CreateContact(context.Background(), engine.ContactInput{Email: "g3@example.org", Groups: []string{"vip"}}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "two group_added runs", func() bool { return b.stats(t, sc.ID)["w1"].Accepted == 2 })
+		if s := b.stats(t, sc.ID)["t1"]; s.Reached != 2 {
+			t.Errorf("trigger reached %d, want 2 (g1 and g3 joined vip; g2 joined another group)", s.Reached)
+		}
+	})
+}
+
 // TestWaitUsesTheClock: a wait step delays the next one until the injected
 // clock passes; nothing is sent before.
 func TestWaitUsesTheClock(t *testing.T) {

@@ -139,8 +139,9 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 }
 
 // upsertContact creates the event's contact (created is true) or merges
-// the event's contact data into it; for an existing contact that changed
-// it returns the contact_updated and group_added events to record.
+// the event's contact data into it. It returns the events the change
+// records: group_added for each group a new contact starts in;
+// contact_updated and group_added for an existing contact that changed.
 func (e *Engine) upsertContact(ctx context.Context, tx Tx, in *EventInput, now time.Time) (c *Contact, created bool, evs []*Event, err error) {
 	patch := in.Contact
 	if patch == nil {
@@ -159,7 +160,7 @@ func (e *Engine) upsertContact(ctx context.Context, tx Tx, in *EventInput, now t
 			return nil, false, nil, err
 		}
 		if ok {
-			return c, true, nil, nil
+			return c, true, changeEvents(c, nil, c.Groups, nil, now), nil // joining groups at creation is joining them
 		}
 		// Another transaction created it meanwhile: merge into theirs.
 		if c, err = tx.GetContactByEmail(ctx, in.Email); err != nil {

@@ -81,7 +81,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 			return nil, err
 		}
 		a.redis = asynq.RedisClientOpt{Addr: a.mini.Addr()}
-	} else if a.redis, err = asynq.ParseRedisURI(cfg.RedisURL); err != nil {
+	} else if a.redis, err = parseRedisURL(cfg.RedisURL); err != nil {
 		return nil, fmt.Errorf("SLUICE_REDIS_URL: %w", err)
 	}
 	a.rdb = a.redis.MakeRedisClient().(redis.UniversalClient)

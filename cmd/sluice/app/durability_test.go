@@ -159,8 +159,20 @@ func proc(t *testing.T, bin, role string, env []string) *exec.Cmd {
 // webhook-id. (asynq hands a dead worker's tasks back once their lease has
 // expired, about a minute later; the sweeper covers the rest.)
 func TestWorkerKilledLosesNothing(t *testing.T) {
+	stopWorkerMidRun(t, syscall.SIGKILL, 150*time.Second)
+}
+
+// TestWorkerStopsGracefully sends SIGTERM instead: the worker finishes or
+// hands back its in-flight tasks and exits 0 within its shutdown timeout,
+// and the next worker completes everything without waiting for a lease to
+// expire.
+func TestWorkerStopsGracefully(t *testing.T) {
+	stopWorkerMidRun(t, syscall.SIGTERM, 30*time.Second)
+}
+
+func stopWorkerMidRun(t *testing.T, sig syscall.Signal, recovery time.Duration) {
 	if testing.Short() {
-		t.Skip("builds the binary and waits for asynq's lease recovery")
+		t.Skip("builds the binary and runs several processes")
 	}
 	const n = 300
 	bin := buildBinary(t)
@@ -192,25 +204,34 @@ func TestWorkerKilledLosesNothing(t *testing.T) {
 	batch(t, base, listID, 0, n)
 
 	waitFor(t, 30*time.Second, "the first deliveries", func() bool { return distinct(rc) >= 40 })
-	if err := worker.Process.Kill(); err != nil {
+	if err := worker.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	worker.Wait()
-	killedAt := distinct(rc)
-	if killedAt >= n-50 {
-		t.Fatalf("killed too late to mean anything: %d of %d already delivered", killedAt, n)
+	stoppedAt := distinct(rc)
+	exited := make(chan error, 1)
+	go func() { exited <- worker.Wait() }()
+	select {
+	case err := <-exited:
+		if sig == syscall.SIGTERM && err != nil {
+			t.Errorf("worker stopped by SIGTERM exited with %v, want 0", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("the worker did not exit within 25 s")
+	}
+	if stoppedAt >= n-50 {
+		t.Fatalf("stopped too late to mean anything: %d of %d already delivered", stoppedAt, n)
 	}
 	proc(t, bin, "worker", env)
-	// Steps in flight on the dead worker may have been received but not
+	// Steps in flight on a killed worker may have been received but not
 	// committed: asynq hands their tasks back once the lease has expired.
-	waitFor(t, 150*time.Second, "accepted = n", func() bool { return s.stats(sc.ID)["w1"].Accepted == n })
+	waitFor(t, recovery, "accepted = n", func() bool { return s.stats(sc.ID)["w1"].Accepted == n })
 	if got := distinct(rc); got != n {
 		t.Errorf("%d distinct webhook-ids received, want %d", got, n)
 	}
 	dups := checkEveryContactOnce(t, rc, n)
 	w1 := s.stats(sc.ID)["w1"]
 	if w1.Reached != n || w1.Pending != 0 || w1.Failed != 0 {
-		t.Errorf("stats after the kill: %+v", w1)
+		t.Errorf("stats after %s: %+v", sig, w1)
 	}
-	t.Logf("killed at %d of %d delivered; %d duplicates, all with the same webhook-id", killedAt, n, dups)
+	t.Logf("%s at %d of %d delivered; %d duplicates, all with the same webhook-id", sig, stoppedAt, n, dups)
 }

@@ -175,30 +175,13 @@ func stopWorkerMidRun(t *testing.T, sig syscall.Signal, recovery time.Duration) 
 		t.Skip("builds the binary and runs several processes")
 	}
 	const n = 300
-	bin := buildBinary(t)
-	addr := freePort(t)
-	env := []string{"SLUICE_ADDR=" + addr, "SLUICE_DATA_DIR=" + t.TempDir(), "SLUICE_DATABASE_URL=" + pgSchema(t),
-		"SLUICE_REDIS_URL=" + redisDB(t), "SLUICE_API_KEY=" + apiKey, "SLUICE_ALLOW_PRIVATE_TARGETS=true",
-		"SLUICE_WORKER_CONCURRENCY=4", "SLUICE_SWEEP_INTERVAL=500ms", "SLUICE_SWEEP_GRACE=2s"}
 	rc := newReceiver(t, func(*http.Request, int) int { time.Sleep(20 * time.Millisecond); return 200 })
-
-	migrate := exec.Command(bin, "migrate")
-	migrate.Env = append(os.Environ(), env...)
-	if out, err := migrate.CombinedOutput(); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, out)
-	}
-	proc(t, bin, "api", env)
-	proc(t, bin, "scheduler", env)
-	worker := proc(t, bin, "worker", env)
-	base := "http://" + addr
-	s := &server{t: t, base: base}
-	waitFor(t, 15*time.Second, "the api", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
+	c := startCluster(t, "SLUICE_WORKER_CONCURRENCY=4")
+	c.proc("api")
+	c.proc("scheduler")
+	worker := c.proc("worker")
+	s := c.waitAPI()
+	base := c.base
 	listID := s.list("L")
 	sc := s.webhookScenario(listID, rc.URL+"/hook")
 	batch(t, base, listID, 0, n)
@@ -221,7 +204,7 @@ func stopWorkerMidRun(t *testing.T, sig syscall.Signal, recovery time.Duration) 
 	if stoppedAt >= n-50 {
 		t.Fatalf("stopped too late to mean anything: %d of %d already delivered", stoppedAt, n)
 	}
-	proc(t, bin, "worker", env)
+	c.proc("worker")
 	// Steps in flight on a killed worker may have been received but not
 	// committed: asynq hands their tasks back once the lease has expired.
 	waitFor(t, recovery, "accepted = n", func() bool { return s.stats(sc.ID)["w1"].Accepted == n })
@@ -234,4 +217,87 @@ func stopWorkerMidRun(t *testing.T, sig syscall.Signal, recovery time.Duration) 
 		t.Errorf("stats after %s: %+v", sig, w1)
 	}
 	t.Logf("%s at %d of %d delivered; %d duplicates, all with the same webhook-id", sig, stoppedAt, n, dups)
+}
+
+// cluster is Sluice run as separate processes on one PostgreSQL schema and
+// one Redis database.
+type cluster struct {
+	t    *testing.T
+	bin  string
+	env  []string
+	base string
+}
+
+// startCluster builds the binary, migrates a fresh schema and returns a
+// cluster whose processes get env (plus extra variables).
+func startCluster(t *testing.T, extra ...string) *cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and runs several processes")
+	}
+	addr := freePort(t)
+	c := &cluster{t: t, bin: buildBinary(t), base: "http://" + addr}
+	c.env = append([]string{"SLUICE_ADDR=" + addr, "SLUICE_DATA_DIR=" + t.TempDir(), "SLUICE_DATABASE_URL=" + pgSchema(t),
+		"SLUICE_REDIS_URL=" + redisDB(t), "SLUICE_API_KEY=" + apiKey, "SLUICE_ALLOW_PRIVATE_TARGETS=true",
+		"SLUICE_SWEEP_INTERVAL=500ms", "SLUICE_SWEEP_GRACE=2s"}, extra...)
+	migrate := exec.Command(c.bin, "migrate")
+	migrate.Env = append(os.Environ(), c.env...)
+	if out, err := migrate.CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	return c
+}
+
+func (c *cluster) proc(role string) *exec.Cmd { return proc(c.t, c.bin, role, c.env) }
+
+// waitAPI waits for the api process's /healthz and returns a client of it.
+func (c *cluster) waitAPI() *server {
+	waitFor(c.t, 15*time.Second, "the api", func() bool {
+		resp, err := http.Get(c.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	return &server{t: c.t, base: c.base}
+}
+
+// TestManyProcessesEnterOnce runs one api, two workers and two schedulers
+// on PostgreSQL and Redis: contacts whose date is reached now each enter a
+// date_reached scenario exactly once and are delivered exactly once.
+func TestManyProcessesEnterOnce(t *testing.T) {
+	const n = 100
+	rc := newReceiver(t, nil)
+	c := startCluster(t, "SLUICE_SCHEDULE_INTERVAL=500ms")
+	c.proc("api")
+	s := c.waitAPI()
+
+	now := time.Now().UTC()
+	evs := make([]map[string]any, n)
+	for i := range evs {
+		evs[i] = map[string]any{"type": "imported", "email": fmt.Sprintf("d%d@example.org", i),
+			"contact": map[string]any{"dates": map[string]any{"birthday": now.AddDate(-30, 0, 0).Format(time.DateOnly)}}}
+	}
+	s.must(202, "POST", "/api/v1/events/batch", map[string]any{"events": evs}, nil)
+	var sc scenarioView
+	s.must(201, "POST", "/api/v1/scenarios", map[string]any{"name": "Birthday", "graph": map[string]any{
+		"nodes": []map[string]any{
+			{"id": "t1", "type": "date_reached", "config": map[string]any{"field": "birthday", "recurrence": "yearly",
+				"time": now.Format("15:04"), "timezone": "UTC"}},
+			{"id": "w1", "type": "send_webhook", "config": map[string]any{"url": rc.URL + "/birthday", "fields": []string{"email"}}},
+		},
+		"edges": []map[string]any{{"from": "t1", "to": "w1"}},
+	}}, &sc)
+	s.must(200, "POST", "/api/v1/scenarios/"+sc.ID+"/activate", nil, nil)
+	for _, role := range []string{"worker", "worker", "scheduler", "scheduler"} {
+		c.proc(role)
+	}
+	waitFor(t, 60*time.Second, "every contact delivered", func() bool { return s.stats(sc.ID)["w1"].Accepted == n })
+	time.Sleep(2 * time.Second) // a second pass of both schedulers must add nothing
+	if dups := checkEveryContactOnce(t, rc, n); dups != 0 {
+		t.Errorf("%d duplicate deliveries with two schedulers and two workers", dups)
+	}
+	if st := s.stats(sc.ID)["t1"]; st.Reached != n {
+		t.Errorf("trigger reached %d, want %d", st.Reached, n)
+	}
 }

@@ -42,6 +42,7 @@ type App struct {
 	redis    asynq.RedisConnOpt
 	rdb      redis.UniversalClient
 	client   *asynq.Client
+	trips    tripCounter
 	insp     *asynq.Inspector
 	metrics  *metrics
 	// Engine is the process's engine.
@@ -85,6 +86,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		return nil, fmt.Errorf("SLUICE_REDIS_URL: %w", err)
 	}
 	a.rdb = a.redis.MakeRedisClient().(redis.UniversalClient)
+	a.rdb.AddHook(&a.trips)
 	a.client = asynq.NewClientFromRedisClient(a.rdb)
 	sender, err := webhook.New(webhook.Config{Client: netguard.NewClient(netguard.Config{AllowPrivate: cfg.AllowPrivateTargets})})
 	if err != nil {
@@ -124,6 +126,10 @@ func startMiniredis(stop <-chan struct{}) (*miniredis.Miniredis, error) {
 	}()
 	return m, nil
 }
+
+// RedisRoundTrips returns how many round trips this process has made to
+// Redis (commands and pipelines; for the benchmark).
+func (a *App) RedisRoundTrips() uint64 { return a.trips.n.Load() }
 
 // Store returns the process's storage (for tests and the benchmark).
 func (a *App) Store() *storage.Store { return a.store }

@@ -122,9 +122,10 @@ func floor(b *testing.B, redisURL string, rc *countingReceiver, n int) float64 {
 
 // sluice measures `sluice serve`: signup events posted one per request by
 // benchClients clients, deliveries/s from the first event to the last
-// webhook received, and SQL statements per delivery (BEGIN and COMMIT
-// included).
-func sluice(b *testing.B, st stack, rc *countingReceiver, n int) (perSec, stmts float64) {
+// webhook received, SQL statements per delivery (BEGIN and COMMIT
+// included) and Redis round trips per delivery (everything the process
+// sent, background polling and the sweeper included).
+func sluice(b *testing.B, st stack, rc *countingReceiver, n int) (perSec, stmts, trips float64) {
 	cfg := config(b, st)
 	cfg.Concurrency = benchConcurrency
 	s := startServe(b, cfg)
@@ -132,7 +133,7 @@ func sluice(b *testing.B, st stack, rc *countingReceiver, n int) (perSec, stmts 
 	s.webhookScenario(listID, rc.URL)
 	rc.expect(n)
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients}}
-	before := s.app.Store().Statements()
+	before, trips0 := s.app.Store().Statements(), s.app.RedisRoundTrips()
 	start := time.Now()
 	parallel(n, func(i int) {
 		ev, _ := json.Marshal(signup(listID, fmt.Sprintf("b%d@example.org", i), "B", "pro", i))
@@ -156,7 +157,9 @@ func sluice(b *testing.B, st stack, rc *countingReceiver, n int) (perSec, stmts 
 	perSec = float64(n) / time.Since(start).Seconds()
 	// The last commits land just after the last request is received.
 	time.Sleep(200 * time.Millisecond)
-	return perSec, float64(s.app.Store().Statements()-before) / float64(n)
+	stmts = float64(s.app.Store().Statements()-before) / float64(n)
+	trips = float64(s.app.RedisRoundTrips()-trips0) / float64(n)
+	return perSec, stmts, trips
 }
 
 // BenchmarkEndToEnd measures, in one run, the floor (bare asynq + POST) and
@@ -169,12 +172,13 @@ func BenchmarkEndToEnd(b *testing.B) {
 	rc := newCountingReceiver(b)
 	redisURL := redisDB(b)
 	fl := floor(b, redisURL, rc, n)
-	pg, pgStmts := sluice(b, stack{name: "postgres+redis", dbURL: pgSchema(b), redisURL: redisDB(b)}, rc, n)
-	emb, _ := sluice(b, stack{name: "embedded"}, rc, n)
+	pg, pgStmts, pgRedis := sluice(b, stack{name: "postgres+redis", dbURL: pgSchema(b), redisURL: redisDB(b)}, rc, n)
+	emb, _, _ := sluice(b, stack{name: "embedded"}, rc, n)
 	b.ReportMetric(fl, "floor/s")
 	b.ReportMetric(pg, "pg+redis/s")
 	b.ReportMetric(emb, "embedded/s")
 	b.ReportMetric(pg/fl, "pg/floor")
 	b.ReportMetric(pgStmts, "sql/delivery")
+	b.ReportMetric(pgRedis, "redis-trips/delivery")
 	b.ReportMetric(0, "ns/op")
 }

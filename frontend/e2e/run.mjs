@@ -444,6 +444,109 @@ async function main() {
   )
   await shot('validation.png')
 
+  // 15. Inbound webhooks: create one in the UI, call its quick-way URL, watch the activity move.
+  log('inbound webhook')
+  const list = await api(base, 'POST', '/api/v1/lists', { name: 'Newsletter' })
+  assert.equal(list.status, 201, JSON.stringify(list.body))
+  await page.getByRole('link', { name: 'Scenarios' }).click()
+  await page.getByRole('heading', { name: 'Automation scenarios' }).waitFor()
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbound webhooks' }).click()
+  await page.getByText('No inbound webhooks yet').waitFor()
+  await page.getByRole('button', { name: 'New inbound webhook' }).click()
+  const create = page.getByRole('dialog', { name: 'New inbound webhook' })
+  await create.getByLabel('Name').fill('Lead form')
+  await create.getByLabel('Target list').selectOption({ label: 'Newsletter' })
+  await create.getByRole('button', { name: 'Add custom field' }).click()
+  await create.getByLabel('Custom fields key 1').fill('c3')
+  await create.getByLabel('Custom fields value 1').fill('First name')
+  await shot('inbound-create.png')
+  await create.getByRole('button', { name: 'Create webhook' }).click()
+  await page.waitForURL(/\/inbound-webhooks\/inb_/)
+  const hookUrl = await text(page.getByTestId('inbound-url'))
+  const hookKey = await text(page.getByTestId('inbound-api-key'))
+  assert.match(hookUrl, new RegExp(`^${base}/hooks/inb_`))
+  assert.match(await text(page.getByTestId('inbound-secret-key')), /^[0-9a-f]{64}$/)
+  assert.match(await text(page.getByRole('region', { name: /Inbound webhook Lead form/ }).locator('pre[aria-label="Quick way example"]')), /api-key=.*&email=john%40example\.org&c3=First%20name/)
+  await page.getByTestId('custom-field-row').getByText('First name').waitFor()
+  await waitFor('activity 0', async () => (await text(page.getByTestId('inbound-accepted'))) === '0', 10_000)
+  const quick = await fetch(`${hookUrl}?api-key=${encodeURIComponent(hookKey)}&email=lead%40example.org&c3=Lin`)
+  assert.equal(quick.status, 200)
+  assert.equal((await quick.json()).status, 'subscribed')
+  const wrong = await fetch(`${hookUrl}?api-key=not-the-key&email=lead%40example.org`)
+  assert.equal(wrong.status, 401)
+  await waitFor('accepted = 1 in the page', async () => (await text(page.getByTestId('inbound-accepted'))) === '1', 15_000)
+  await waitFor('refused = 1 in the page', async () => (await text(page.getByTestId('inbound-refused'))) === '1', 15_000)
+  assert.match(await text(page.getByTestId('refusal').first()), /Wrong API key/)
+  // The guide's secure-way shell example works as shown (openssl and xxd, when present).
+  const hasTools = ['openssl', 'xxd'].every((t) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' })
+      return true
+    } catch {
+      return false
+    }
+  })
+  if (hasTools) {
+    const secure = (await page.locator('pre[aria-label="Secure way example"]').innerText()).replace('john@example.org', 'secure@example.org')
+    const out = execFileSync('bash', ['-c', secure], { encoding: 'utf8' })
+    assert.equal(JSON.parse(out).status, 'subscribed', out)
+    await waitFor('accepted = 2 in the page', async () => (await text(page.getByTestId('inbound-accepted'))) === '2', 15_000)
+    const found = (await api(base, 'GET', '/api/v1/contacts?email=secure%40example.org')).body
+    assert.equal((found?.contacts?.[0] ?? found)?.email, 'secure@example.org')
+  } else {
+    log('openssl or xxd missing: the secure-way example is not run')
+  }
+  const lead = await api(base, 'GET', '/api/v1/contacts?email=lead%40example.org')
+  assert.equal(lead.status, 200)
+  await page.locator('.chart canvas').first().waitFor()
+  await shot('inbound.png')
+  await page.getByText('The quick way').scrollIntoViewIfNeeded()
+  await shot('inbound-guide.png')
+
+  // 16. Event subscriptions: one on a failing URL; deactivate, then reactivate with replay in the UI.
+  log('event subscription')
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Event subscriptions' }).click()
+  await page.getByText('No event subscriptions yet').waitFor()
+  await page.getByRole('button', { name: 'New subscription' }).click()
+  const newSub = page.getByRole('dialog', { name: 'New event subscription' })
+  await newSub.getByLabel('App').fill('crm')
+  await newSub.getByLabel('Event').selectOption('optin_finalized')
+  await newSub.getByLabel('URL').fill(`${receiver.url}/fail/optin`)
+  await newSub.getByLabel('List (optional)').selectOption({ label: 'Newsletter' })
+  await newSub.getByRole('button', { name: 'Create subscription' }).click()
+  await page.getByText('Subscription created').waitFor()
+  const subs = (await api(base, 'GET', '/api/v1/webhooks')).body.webhooks
+  assert.equal(subs.length, 1)
+  assert.equal(subs[0].list_id, list.body.id)
+  const subRow = page.getByTestId(`subscription-${subs[0].id}`)
+  assert.equal(await text(subRow.getByTestId('sub-status')), 'Active')
+  // An opt-in makes a delivery to /fail: the failure shows in the row.
+  const optin = await fetch(`${hookUrl}?api-key=${encodeURIComponent(hookKey)}&email=second%40example.org`)
+  assert.equal(optin.status, 200)
+  await waitFor('the delivery to the failing URL', async () => receiver.requests.some((r) => r.url === '/fail/optin'), 20_000)
+  await waitFor('the failure in the row', async () => /\d+ in a row/.test(await text(subRow)), 20_000)
+  await subRow.getByRole('button', { name: 'Deactivate crm optin_finalized' }).click()
+  await waitFor('deactivated', async () => (await text(subRow.getByTestId('sub-status'))) === 'Deactivated', 10_000)
+  assert.match(await text(subRow), /deactivated by request/)
+  // While it is inactive, an opt-in is buffered.
+  const buffered = await fetch(`${hookUrl}?api-key=${encodeURIComponent(hookKey)}&email=third%40example.org`)
+  assert.equal(buffered.status, 200)
+  await waitFor('a buffered event', async () => /1 event buffered/.test(await text(subRow)), 20_000)
+  await shot('subscriptions-deactivated.png')
+  await subRow.getByRole('button', { name: 'Reactivate crm optin_finalized' }).click()
+  const reactivate = page.getByRole('dialog', { name: 'Reactivate subscription' })
+  await reactivate.getByLabel(/Replay buffered events/).check()
+  await shot('subscriptions-reactivate.png')
+  await reactivate.getByRole('button', { name: 'Reactivate' }).click()
+  await page.getByText('Reactivated: the buffered events are being delivered').waitFor()
+  await waitFor('active again', async () => (await text(subRow.getByTestId('sub-status'))) === 'Active', 10_000)
+  const after = (await api(base, 'GET', `/api/v1/webhooks/${subs[0].id}`)).body
+  assert.equal(after.active, true)
+  assert.equal(after.buffered, 0)
+  assert.equal(after.replayed, 1)
+  await waitFor('the replayed delivery', async () => receiver.requests.filter((r) => r.url === '/fail/optin').length >= 2, 20_000)
+  await shot('subscriptions.png')
+
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page')
 }
 

@@ -1,10 +1,12 @@
-// The application shell: sign-in gate, session and the two pages.
+// The application shell: sign-in gate, session and the pages.
 import { useCallback, useMemo, useState } from 'react'
 import { Client } from './api/client'
 import { SessionContext, type Session } from './api/context'
 import { SignIn } from './components/SignIn'
 import { ScenarioList } from './components/ScenarioList'
 import { Builder } from './builder/Builder'
+import { InboundPage } from './inbound/InboundPage'
+import { SubscriptionsPage } from './subscriptions/SubscriptionsPage'
 import { clearKey, loadKey, saveKey } from './lib/session'
 import { matchRoute, usePath } from './lib/router'
 
@@ -43,7 +45,15 @@ export function App() {
   const route = matchRoute(path)
   return (
     <SessionContext.Provider value={session}>
-      {route.page === 'builder' ? <Builder key={route.id} scenarioId={route.id} /> : <ScenarioList />}
+      {route.page === 'builder' ? (
+        <Builder key={route.id} scenarioId={route.id} />
+      ) : route.page === 'inbound' ? (
+        <InboundPage selectedId={route.id} />
+      ) : route.page === 'subscriptions' ? (
+        <SubscriptionsPage />
+      ) : (
+        <ScenarioList />
+      )}
     </SessionContext.Provider>
   )
 }

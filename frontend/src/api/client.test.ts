@@ -95,6 +95,47 @@ describe('Client', () => {
   })
 })
 
+describe('Client: inbound webhooks and event subscriptions', () => {
+  it('calls the inbound webhook routes', async () => {
+    const { c, calls } = client(
+      jsonResponse(200, { inbound_webhooks: [{ id: 'inb_1' }] }),
+      jsonResponse(200, { id: 'inb_1', api_key: 'new' }),
+      jsonResponse(200, { accepted: 2, refused: 0, hours: [], refusals: [] }),
+      jsonResponse(204),
+    )
+    expect((await c.inboundWebhooks()).map((w) => w.id)).toEqual(['inb_1'])
+    expect((await c.rotateInboundKeys('inb_1')).api_key).toBe('new')
+    expect((await c.inboundActivity('inb_1', 48)).accepted).toBe(2)
+    await c.deleteInbound('inb_1')
+    expect(calls.map((x) => `${x.init.method} ${x.url}`)).toEqual([
+      'GET /api/v1/inbound-webhooks',
+      'POST /api/v1/inbound-webhooks/inb_1/rotate-keys',
+      'GET /api/v1/inbound-webhooks/inb_1/activity?hours=48',
+      'DELETE /api/v1/inbound-webhooks/inb_1',
+    ])
+  })
+
+  it('filters subscriptions, sends replay_events and reads notifications', async () => {
+    const { c, calls } = client(
+      jsonResponse(200, { webhooks: [{ id: 'whk_1' }] }),
+      jsonResponse(200, { id: 'whk_1', active: true }),
+      jsonResponse(200, { id: 'whk_1', active: false }),
+      jsonResponse(200, { notifications: [{ id: 'ntf_1' }] }),
+    )
+    expect((await c.subscriptions({ app: 'crm', event: 'optin_finalized' })).map((s) => s.id)).toEqual(['whk_1'])
+    expect((await c.activateSubscription('whk_1', true)).active).toBe(true)
+    expect((await c.deactivateSubscription('whk_1')).active).toBe(false)
+    expect((await c.notifications(5)).map((n) => n.id)).toEqual(['ntf_1'])
+    expect(calls.map((x) => `${x.init.method} ${x.url}`)).toEqual([
+      'GET /api/v1/webhooks?app=crm&event=optin_finalized',
+      'POST /api/v1/webhooks/whk_1/activate',
+      'POST /api/v1/webhooks/whk_1/deactivate',
+      'GET /api/v1/notifications?limit=5',
+    ])
+    expect(JSON.parse(String(calls[1].init.body))).toEqual({ replay_events: true })
+  })
+})
+
 describe('endpoints.json', () => {
   it('lists every route the client calls (the e2e run checks them against the OpenAPI document)', async () => {
     const { readFileSync } = await import('node:fs')

@@ -5,13 +5,19 @@ import type {
   Contact,
   DeliveryPage,
   DeliveryStatus,
+  InboundActivity,
+  InboundInput,
+  InboundWebhook,
   List,
+  Notification,
   NodeSpec,
   Problem,
   ScenarioInput,
   ScenarioStats,
   ScenarioSummary,
   ScenarioView,
+  Subscription,
+  SubscriptionInput,
   TestRequest,
   TestResult,
 } from './types'
@@ -260,5 +266,64 @@ export class Client {
 
   async lists(signal?: AbortSignal): Promise<List[]> {
     return listOf<List>(await this.request('GET', '/api/v1/lists', undefined, signal), 'lists')
+  }
+
+  // --- inbound webhooks
+
+  async inboundWebhooks(signal?: AbortSignal): Promise<InboundWebhook[]> {
+    return listOf<InboundWebhook>(await this.request('GET', '/api/v1/inbound-webhooks', undefined, signal), 'inbound_webhooks')
+  }
+
+  inboundWebhook(id: string, signal?: AbortSignal): Promise<InboundWebhook> {
+    return this.request('GET', `/api/v1/inbound-webhooks/${encodeURIComponent(id)}`, undefined, signal)
+  }
+
+  createInbound(input: InboundInput): Promise<InboundWebhook> {
+    return this.request('POST', '/api/v1/inbound-webhooks', input)
+  }
+
+  async deleteInbound(id: string): Promise<void> {
+    await this.request('DELETE', `/api/v1/inbound-webhooks/${encodeURIComponent(id)}`)
+  }
+
+  /** rotateInboundKeys gives the webhook a new api_key and secret_key. */
+  rotateInboundKeys(id: string): Promise<InboundWebhook> {
+    return this.request('POST', `/api/v1/inbound-webhooks/${encodeURIComponent(id)}/rotate-keys`)
+  }
+
+  /** inboundActivity returns the accepted and refused calls per hour over the last hours (1–168). */
+  inboundActivity(id: string, hours = 24, signal?: AbortSignal): Promise<InboundActivity> {
+    return this.request('GET', `/api/v1/inbound-webhooks/${encodeURIComponent(id)}/activity?hours=${hours}`, undefined, signal)
+  }
+
+  // --- event subscriptions and notifications
+
+  async subscriptions(filter: { app?: string; event?: string } = {}, signal?: AbortSignal): Promise<Subscription[]> {
+    const q = new URLSearchParams()
+    if (filter.app) q.set('app', filter.app)
+    if (filter.event) q.set('event', filter.event)
+    const qs = q.toString()
+    return listOf<Subscription>(await this.request('GET', `/api/v1/webhooks${qs ? '?' + qs : ''}`, undefined, signal), 'webhooks')
+  }
+
+  createSubscription(input: SubscriptionInput): Promise<Subscription> {
+    return this.request('POST', '/api/v1/webhooks', input)
+  }
+
+  async deleteSubscription(id: string): Promise<void> {
+    await this.request('DELETE', `/api/v1/webhooks/${encodeURIComponent(id)}`)
+  }
+
+  deactivateSubscription(id: string): Promise<Subscription> {
+    return this.request('POST', `/api/v1/webhooks/${encodeURIComponent(id)}/deactivate`)
+  }
+
+  /** activateSubscription activates it again; replay delivers the buffered events, otherwise they are dropped. */
+  activateSubscription(id: string, replay: boolean): Promise<Subscription> {
+    return this.request('POST', `/api/v1/webhooks/${encodeURIComponent(id)}/activate`, { replay_events: replay })
+  }
+
+  async notifications(limit = 20, signal?: AbortSignal): Promise<Notification[]> {
+    return listOf<Notification>(await this.request('GET', `/api/v1/notifications?limit=${limit}`, undefined, signal), 'notifications')
   }
 }

@@ -219,3 +219,117 @@ export interface List {
   id: string
   name: string
 }
+
+// --- inbound webhooks (engine/inbound.go)
+
+export type InboundAction = 'subscribe' | 'unsubscribe'
+
+/** A custom field an inbound webhook accepts: its key (c3) and its name for people. */
+export interface CustomField {
+  key: string
+  name: string
+}
+
+export interface InboundWebhook {
+  id: string
+  name: string
+  list_id: string
+  action: InboundAction
+  allowed_methods: string[]
+  /** Header name → required value. */
+  allowed_headers: Record<string, string> | null
+  /** Addresses and CIDR ranges; empty: any. */
+  allowed_ips: string[] | null
+  custom_fields: CustomField[] | null
+  /** /hooks/{id}, relative to the server. */
+  url: string
+  api_key: string
+  /** 64 hex characters: the secure way's AES-256 key. */
+  secret_key: string
+  created_at: string
+  updated_at: string
+}
+
+export interface InboundInput {
+  name: string
+  list_id: string
+  action?: InboundAction
+  allowed_methods?: string[]
+  allowed_headers?: Record<string, string>
+  allowed_ips?: string[]
+  custom_fields?: CustomField[]
+}
+
+export interface InboundHour {
+  hour: string
+  accepted: number
+  refused: number
+}
+
+export interface InboundRefusal {
+  id: string
+  at: string
+  code: string
+  reason: string
+  method: string
+  remote_ip: string
+}
+
+export interface InboundActivity {
+  inbound_webhook_id: string
+  accepted: number
+  refused: number
+  hours: InboundHour[] | null
+  refusals: InboundRefusal[] | null
+}
+
+// --- event subscriptions (engine/subscriptions.go)
+
+/** The events a subscription can name (engine.SubscriptionEvents). */
+export const SUBSCRIPTION_EVENTS = ['optin_finalized', 'optout_finalized', 'profile_updated', 'contact_created'] as const
+
+export interface Subscription {
+  id: string
+  app: string
+  event: string
+  url: string
+  list_id?: string
+  secret: string
+  active: boolean
+  created_at: string
+  updated_at: string
+  deactivated_at: string | null
+  deactivation_reason?: string
+  deliveries: number
+  accepted: number
+  pending: number
+  failed: number
+  attempts: number
+  failed_attempts: number
+  consecutive_failures: number
+  failing_since?: string
+  last_attempt_at?: string
+  last_success_at?: string
+  last_error?: string
+  buffered: number
+  replayed: number
+  dropped: number
+  purged: number
+}
+
+export interface SubscriptionInput {
+  app: string
+  event: string
+  url: string
+  list_id?: string
+  secret?: string
+}
+
+export interface Notification {
+  id: string
+  type: string
+  subject_id?: string
+  message: string
+  data?: Record<string, unknown>
+  created_at: string
+}

@@ -6,7 +6,7 @@ import type { ScenarioSummary } from '../api/types'
 import { activityTime, formatCount, formatTime } from '../lib/format'
 import { navigate } from '../lib/router'
 import { Dialog, EmptyState, ErrorState, Icon, Spinner, StatusBadge, errorMessage } from './common'
-import { TopBar } from './TopBar'
+import { MainNav, TopBar } from './TopBar'
 
 type Load = { state: 'loading' } | { state: 'error'; error: unknown } | { state: 'ready'; items: ScenarioSummary[] }
 
@@ -55,7 +55,7 @@ export function ScenarioList() {
   return (
     <div className="page">
       <TopBar>
-        <h1 className="topbar-title">Scenarios</h1>
+        <MainNav />
       </TopBar>
       <main className="list-page">
         <div className="list-head">

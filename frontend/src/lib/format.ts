@@ -55,3 +55,8 @@ export function activityTime(iso: string | undefined, now = Date.now()): string 
   if (!Number.isNaN(t) && t % 3_600_000 === 0 && now - t >= 0 && now - t < 3_600_000) return 'this hour'
   return relativeTime(iso, now)
 }
+
+/** plural says "1 event", "2 events". */
+export function plural(n: number, word: string): string {
+  return `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`
+}

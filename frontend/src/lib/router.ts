@@ -17,10 +17,20 @@ export function usePath(): string {
   return path
 }
 
-export type Route = { page: 'list' } | { page: 'builder'; id: string }
+export type Route =
+  | { page: 'list' }
+  | { page: 'builder'; id: string }
+  | { page: 'inbound'; id?: string }
+  | { page: 'subscriptions' }
+
+export const INBOUND_PATH = '/inbound-webhooks'
+export const SUBSCRIPTIONS_PATH = '/event-subscriptions'
 
 export function matchRoute(path: string): Route {
   const m = /^\/scenarios\/([^/]+)\/?$/.exec(path)
   if (m) return { page: 'builder', id: decodeURIComponent(m[1]) }
+  const inb = /^\/inbound-webhooks(?:\/([^/]+))?\/?$/.exec(path)
+  if (inb) return inb[1] ? { page: 'inbound', id: decodeURIComponent(inb[1]) } : { page: 'inbound' }
+  if (/^\/event-subscriptions\/?$/.test(path)) return { page: 'subscriptions' }
   return { page: 'list' }
 }

@@ -1,5 +1,5 @@
 // Test fixtures: the node catalogue as `sluice serve` answers it, and helpers.
-import type { NodeSpec } from '../api/types'
+import type { NodeSpec, Subscription } from '../api/types'
 import catalogue from './node-types.json'
 
 export const specList: NodeSpec[] = (catalogue as unknown as { node_types: NodeSpec[] }).node_types
@@ -18,3 +18,29 @@ export function jsonResponse(status: number, body?: unknown): Response {
     headers: { 'Content-Type': 'application/json' },
   })
 }
+
+/** sub builds an event subscription as GET /api/v1/webhooks answers it. */
+export const sub = (patch: Partial<Subscription> = {}): Subscription => ({
+  id: 'whk_1',
+  app: 'crm',
+  event: 'optin_finalized',
+  url: 'https://crm.example/hook',
+  secret: 'whsec_x',
+  active: true,
+  created_at: '2026-11-23T10:00:00Z',
+  updated_at: '2026-11-23T10:00:00Z',
+  deactivated_at: null,
+  deliveries: 0,
+  accepted: 0,
+  pending: 0,
+  failed: 0,
+  attempts: 0,
+  failed_attempts: 0,
+  consecutive_failures: 0,
+  buffered: 0,
+  replayed: 0,
+  dropped: 0,
+  purged: 0,
+  ...patch,
+})
+

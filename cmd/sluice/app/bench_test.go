@@ -133,6 +133,7 @@ func sluice(b *testing.B, st stack, rc *countingReceiver, n int) (perSec, stmts,
 	s.webhookScenario(listID, rc.URL)
 	rc.expect(n)
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients}}
+	defer httpc.CloseIdleConnections()
 	before, trips0 := s.app.Store().Statements(), s.app.RedisRoundTrips()
 	start := time.Now()
 	parallel(n, func(i int) {

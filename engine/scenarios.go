@@ -406,6 +406,13 @@ func (e *Engine) Deliveries(ctx context.Context, f DeliveryFilter) ([]DeliveryVi
 	if err != nil {
 		return nil, "", err
 	}
+	return e.deliveryPage(ctx, ds, limit)
+}
+
+// deliveryPage cuts ds (fetched with limit+1 rows) to one page, joins each
+// delivery's attempts, and returns the cursor of the next page ("" at the
+// end).
+func (e *Engine) deliveryPage(ctx context.Context, ds []Delivery, limit int) ([]DeliveryView, string, error) {
 	next := ""
 	if len(ds) > limit {
 		ds = ds[:limit]

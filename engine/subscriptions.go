@@ -577,27 +577,7 @@ func (e *Engine) SubscriptionDeliveries(ctx context.Context, id string, status D
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(ds) > limit {
-		ds = ds[:limit]
-		next = ds[limit-1].ID
-	}
-	ids := make([]string, len(ds))
-	for i := range ds {
-		ids[i] = ds[i].ID
-	}
-	attempts, err := e.st.ListAttempts(ctx, ids)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]DeliveryView, len(ds))
-	for i, d := range ds {
-		out[i] = DeliveryView{Delivery: d, Body: d.Body, AttemptLog: attempts[d.ID]}
-		if out[i].AttemptLog == nil {
-			out[i].AttemptLog = []Attempt{}
-		}
-	}
-	return out, next, nil
+	return e.deliveryPage(ctx, ds, limit)
 }
 
 // Notifications returns the latest notifications, newest first (limit

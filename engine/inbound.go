@@ -544,29 +544,24 @@ func headerAllowed(values []string, want string) bool {
 
 // acceptInbound records an accepted call through Ingest (the contact,
 // the subscription, the event, the runs it starts and whatever else
-// ingestion does), then counts it. The count is a second, small
-// transaction: a crash between the two loses one accepted count, never
-// the call itself.
+// ingestion does) and counts it in the same transaction.
 func (e *Engine) acceptInbound(ctx context.Context, w *InboundWebhook, in *EventInput) (*InboundResult, *RefusedError, error) {
-	results, err := e.Ingest(ctx, []EventInput{*in})
+	results, err := e.ingest(ctx, []EventInput{*in}, func(ctx context.Context, tx Tx, results []IngestResult) error {
+		if results[0].Err != nil {
+			return nil // refused: counted by the caller as a refusal
+		}
+		return tx.RecordInboundCall(ctx, &InboundCall{WebhookID: w.ID, At: e.now(), Accepted: true})
+	})
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := results[0].Err; err != nil {
 		return nil, payloadRefusal(err), nil
 	}
-	if err := e.st.RecordInboundCall(ctx, &InboundCall{WebhookID: w.ID, At: e.now(), Accepted: true}); err != nil {
-		e.log.Warn("count an accepted inbound call", "inbound_webhook", w.ID, "err", err)
-	}
-	res := &InboundResult{Status: "subscribed", EventID: results[0].EventID}
+	res := &InboundResult{Status: "subscribed", EventID: results[0].EventID, ContactID: results[0].ContactID}
 	if in.Type == EventUnsubscribe {
 		res.Status = "unsubscribed"
 	}
-	c, err := e.st.GetContactByEmail(ctx, in.Email)
-	if err != nil {
-		return nil, nil, fmt.Errorf("find the contact: %w", err)
-	}
-	res.ContactID = c.ID
 	return res, nil, nil
 }
 

@@ -48,6 +48,12 @@ func validateEvent(in *EventInput) error {
 // refused one by one (IngestResult.Err); the valid ones are stored in one
 // transaction before Ingest returns.
 func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResult, error) {
+	return e.ingest(ctx, inputs, nil)
+}
+
+// ingest is Ingest; also, when set, runs last in the same transaction with
+// the results so far, so a caller's own bookkeeping commits with the events.
+func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx context.Context, tx Tx, results []IngestResult) error) ([]IngestResult, error) {
 	if len(inputs) > MaxBatch {
 		return nil, Invalid("events", "at most %d events per call", MaxBatch)
 	}
@@ -112,16 +118,15 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 					return err
 				}
 			}
-			results[i].EventID = ev.ID
+			results[i].EventID, results[i].ContactID = ev.ID, c.ID
 			evs := append(derived, ev)
 			all = append(all, evs...)
 			todo = append(todo, pending{evs: evs, contact: c})
 		}
-		if len(all) == 0 {
-			return nil
-		}
-		if err := tx.InsertEvents(ctx, all); err != nil {
-			return fmt.Errorf("insert events: %w", err)
+		if len(all) > 0 {
+			if err := tx.InsertEvents(ctx, all); err != nil {
+				return fmt.Errorf("insert events: %w", err)
+			}
 		}
 		for _, p := range todo {
 			for _, ev := range p.evs {
@@ -129,6 +134,9 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 					return err
 				}
 			}
+		}
+		if also != nil {
+			return also(ctx, tx, results)
 		}
 		return nil
 	})

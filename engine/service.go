@@ -29,11 +29,13 @@ type EventInput struct {
 	Data    map[string]any `json:"data,omitempty"`
 }
 
-// IngestResult is the outcome of one event of a batch: EventID when it was
-// stored, Err (an *InvalidError) when it was refused.
+// IngestResult is the outcome of one event of a batch: EventID (and the
+// contact it concerns) when it was stored, Err (an *InvalidError) when it
+// was refused.
 type IngestResult struct {
-	EventID string
-	Err     error
+	EventID   string
+	ContactID string
+	Err       error
 }
 
 // ScenarioInput is the body of POST and PUT /api/v1/scenarios.

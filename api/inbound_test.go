@@ -1,40 +1,20 @@
 package api
 
 import (
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/engine/inbound/inboundtest"
 )
-
-// opensslPayload is base64(IV ‖ `openssl enc -aes-256-cbc -K key -iv IV` of data),
-// as the README tells clients to make it.
-func opensslPayload(t *testing.T, key, data string) string {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl is not installed")
-	}
-	iv := make([]byte, 16)
-	_, _ = rand.Read(iv)
-	cmd := exec.Command("openssl", "enc", "-aes-256-cbc", "-K", key, "-iv", hex.EncodeToString(iv))
-	cmd.Stdin = strings.NewReader(data)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("openssl: %v", err)
-	}
-	return base64.StdEncoding.EncodeToString(append(iv, out...))
-}
 
 // inbound creates an inbound webhook from body (list_id added) and returns it.
 func (b *bundle) inbound(t *testing.T, listID string, body map[string]any) engine.InboundWebhook {
@@ -137,9 +117,9 @@ func TestInboundQuickAndSecureWays(t *testing.T) {
 			map[string]string{"Content-Type": "application/x-www-form-urlencoded"}},
 		{"POST, JSON body", "POST", path + "?api-key=" + w.APIKey, map[string]any{"email": "john@example.org", "lastname": "Doe"}, nil},
 		{"POST, secure way (openssl, JSON)", "POST", path,
-			map[string]any{"payload": opensslPayload(t, w.SecretKey, `{"email":"jane@example.org","c3":"Jane"}`)}, nil},
+			map[string]any{"payload": inboundtest.Payload(t, w.SecretKey, `{"email":"jane@example.org","c3":"Jane"}`)}, nil},
 		{"POST, secure way (openssl, query string) in a form", "POST", path,
-			"payload=" + url.QueryEscape(opensslPayload(t, w.SecretKey, "email=jane%40example.org&lastname=Roe")),
+			"payload=" + url.QueryEscape(inboundtest.Payload(t, w.SecretKey, "email=jane%40example.org&lastname=Roe")),
 			map[string]string{"Content-Type": "application/x-www-form-urlencoded"}},
 	} {
 		res := b.hook(t, tc.method, tc.path, tc.body, tc.header)
@@ -174,7 +154,7 @@ func TestInboundRefusals(t *testing.T) {
 	q := func(w engine.InboundWebhook, n int) string {
 		return fmt.Sprintf("/hooks/%s?api-key=%s&email=x%d%%40example.org", w.ID, w.APIKey, n)
 	}
-	raw, _ := base64.StdEncoding.DecodeString(opensslPayload(t, open.SecretKey, `{"email":"x20@example.org"}`))
+	raw, _ := base64.StdEncoding.DecodeString(inboundtest.Payload(t, open.SecretKey, `{"email":"x20@example.org"}`))
 	raw[len(raw)-1] ^= 1
 	for _, tc := range []struct {
 		name, method, path string
@@ -196,7 +176,7 @@ func TestInboundRefusals(t *testing.T) {
 		{"bad base64", "POST", "/hooks/" + open.ID, map[string]any{"payload": "not base64!"}, nil, 400, "bad_payload"},
 		{"wrong padding", "POST", "/hooks/" + open.ID, map[string]any{"payload": base64.StdEncoding.EncodeToString(raw)}, nil, 400, "bad_payload"},
 		{"wrong secret key", "POST", "/hooks/" + open.ID,
-			map[string]any{"payload": opensslPayload(t, guarded.SecretKey, `{"email":"x21@example.org"}`)}, nil, 400, "bad_payload"},
+			map[string]any{"payload": inboundtest.Payload(t, guarded.SecretKey, `{"email":"x21@example.org"}`)}, nil, 400, "bad_payload"},
 	} {
 		res := b.hook(t, tc.method, tc.path, tc.body, tc.header)
 		e := apiError(t, res)

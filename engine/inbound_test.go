@@ -2,14 +2,10 @@ package engine_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,26 +15,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/engine/inbound/inboundtest"
 	"github.com/sluicehq/sluice/storage"
 	"github.com/sluicehq/sluice/storage/storagetest"
 )
-
-// opensslPayload is base64(IV ‖ `openssl enc -aes-256-cbc -K key -iv IV` of data).
-func opensslPayload(t *testing.T, key, data string) string {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl is not installed")
-	}
-	iv := make([]byte, 16)
-	_, _ = rand.Read(iv)
-	cmd := exec.Command("openssl", "enc", "-aes-256-cbc", "-K", key, "-iv", hex.EncodeToString(iv))
-	cmd.Stdin = strings.NewReader(data)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("openssl: %v", err)
-	}
-	return base64.StdEncoding.EncodeToString(append(iv, out...))
-}
 
 // inboundFixture is an engine with a list and an inbound webhook on it.
 type inboundFixture struct {
@@ -211,7 +191,7 @@ func TestReceiveInbound(t *testing.T) {
 			{"oversized body", req("POST", "203.0.113.7", key, "application/x-www-form-urlencoded", "email=x9%40example.org&c3="+strings.Repeat("a", 70<<10), nil), engine.RefusedPayload, "larger than"},
 			{"bad base64", req("POST", "203.0.113.7", "", "application/json", `{"payload":"%%%"}`, nil), engine.RefusedPayload, "not base64"},
 			{"wrong secret key", req("POST", "203.0.113.7", "", "application/json",
-				`{"payload":"`+opensslPayload(t, strings.Repeat("0", 64), `{"email":"x10@example.org"}`)+`"}`, nil), engine.RefusedPayload, "does not decrypt"},
+				`{"payload":"`+inboundtest.Payload(t, strings.Repeat("0", 64), `{"email":"x10@example.org"}`)+`"}`, nil), engine.RefusedPayload, "does not decrypt"},
 		} {
 			_, err := f.e.ReceiveInbound(ctx, w.ID, tc.req)
 			var r *engine.RefusedError
@@ -273,7 +253,7 @@ func TestReceiveInbound(t *testing.T) {
 		// The secure way, with a payload made by openssl (JSON, then a
 		// query string); an api-key given with it must be right.
 		for i, data := range []string{`{"email":"jane@example.org","c3":"Jane"}`, "email=jane%40example.org&lastname=Roe"} {
-			payload := opensslPayload(t, w.SecretKey, data)
+			payload := inboundtest.Payload(t, w.SecretKey, data)
 			res, err := f.e.ReceiveInbound(ctx, w.ID, req("POST", "203.0.113.7", "", "application/json", `{"payload":"`+payload+`"}`, nil))
 			if err != nil || res.Status != "subscribed" {
 				t.Fatalf("secure call %d: %+v %v", i, res, err)
@@ -283,7 +263,7 @@ func TestReceiveInbound(t *testing.T) {
 		if err != nil || jane.Fields["c3"] != "Jane" || jane.Lastname != "Roe" {
 			t.Errorf("jane %+v %v", jane, err)
 		}
-		payload := opensslPayload(t, w.SecretKey, `{"email":"x11@example.org"}`)
+		payload := inboundtest.Payload(t, w.SecretKey, `{"email":"x11@example.org"}`)
 		_, err = f.e.ReceiveInbound(ctx, w.ID, req("POST", "203.0.113.7", "api-key=wrong", "application/json", `{"payload":"`+payload+`"}`, nil))
 		var r *engine.RefusedError
 		if !errors.As(err, &r) || r.Code != engine.RefusedKey {
@@ -306,7 +286,7 @@ func TestReceiveInbound(t *testing.T) {
 		if _, err := f.e.ReceiveInbound(ctx, w.ID, req("GET", "203.0.113.7", key+"&email=john%40example.org", "", "", nil)); !errors.As(err, &r) || r.Code != engine.RefusedKey {
 			t.Errorf("old api key after rotation: %v", err)
 		}
-		_, err = f.e.ReceiveInbound(ctx, w.ID, req("POST", "203.0.113.7", "", "application/json", `{"payload":"`+opensslPayload(t, w.SecretKey, `{"email":"john@example.org"}`)+`"}`, nil))
+		_, err = f.e.ReceiveInbound(ctx, w.ID, req("POST", "203.0.113.7", "", "application/json", `{"payload":"`+inboundtest.Payload(t, w.SecretKey, `{"email":"john@example.org"}`)+`"}`, nil))
 		if !errors.As(err, &r) || r.Code != engine.RefusedPayload {
 			t.Errorf("old secret key after rotation: %v", err)
 		}

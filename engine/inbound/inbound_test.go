@@ -2,46 +2,20 @@ package inbound_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sluicehq/sluice/engine/inbound"
+	"github.com/sluicehq/sluice/engine/inbound/inboundtest"
 )
 
 const secret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 var custom = []string{"c3"}
-
-// opensslPayload encrypts data the way the README tells clients to:
-// base64(IV ‖ `openssl enc -aes-256-cbc -K <secret> -iv <iv>`).
-func opensslPayload(t testing.TB, key string, iv, data []byte) string {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl is not installed")
-	}
-	cmd := exec.Command("openssl", "enc", "-aes-256-cbc", "-K", key, "-iv", hex.EncodeToString(iv))
-	cmd.Stdin = bytes.NewReader(data)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("openssl: %v", err)
-	}
-	return base64.StdEncoding.EncodeToString(append(append([]byte{}, iv...), out...))
-}
-
-func randomIV(t testing.TB) []byte {
-	iv := make([]byte, 16)
-	if _, err := rand.Read(iv); err != nil {
-		t.Fatal(err)
-	}
-	return iv
-}
 
 func TestQuickWay(t *testing.T) {
 	t.Parallel()
@@ -138,7 +112,7 @@ func TestSecureWayWithOpenSSL(t *testing.T) {
 		{"whole blocks (a full block of padding)", `{"email":"john@example.org","c3":"John"}       `}, // 48 bytes
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			payload := opensslPayload(t, secret, randomIV(t), []byte(tc.data))
+			payload := inboundtest.OpensslPayload(t, secret, inboundtest.RandomIV(t), []byte(tc.data))
 			for name, body := range map[string]struct{ ctype, body string }{
 				"json":          {"application/json", `{"payload":"` + payload + `"}`},
 				"form, raw +":   {"application/x-www-form-urlencoded", "payload=" + payload},
@@ -164,13 +138,13 @@ func TestSecureWayWithOpenSSL(t *testing.T) {
 // TestEncryptMatchesOpenSSL: our Encrypt is what openssl makes.
 func TestEncryptMatchesOpenSSL(t *testing.T) {
 	t.Parallel()
-	iv := randomIV(t)
+	iv := inboundtest.RandomIV(t)
 	for _, data := range []string{"", "x", strings.Repeat("y", 16), `{"email":"a@b.org"}`} {
 		got, err := inbound.EncryptIV(secret, iv, []byte(data))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := opensslPayload(t, secret, iv, []byte(data)); got != want {
+		if want := inboundtest.OpensslPayload(t, secret, iv, []byte(data)); got != want {
 			t.Errorf("%q: Encrypt %s, openssl %s", data, got, want)
 		}
 	}

@@ -40,13 +40,12 @@ type Engine struct {
 	plansMu sync.RWMutex
 	plans   map[planKey]*plan
 
-	activeMu sync.Mutex
-	active   *activeSet
+	active cached[*activeSet] // triggers of the active scenarios
 
 	scenMu    sync.Mutex
 	scenarios map[string]cachedScenario
 
-	subs subscriptionCache // event subscriptions (subscriptions.go)
+	subs cached[*subscriptionSet] // event subscriptions (subscriptions.go)
 }
 
 type planKey struct {
@@ -225,14 +224,47 @@ func (e *Engine) forget(id string) {
 	e.scenMu.Lock()
 	delete(e.scenarios, id)
 	e.scenMu.Unlock()
-	e.activeMu.Lock()
-	e.active = nil
-	e.activeMu.Unlock()
+	e.active.forget()
+}
+
+// cached holds one value, loaded again once it is older than a TTL (the
+// active triggers, the subscriptions: changes other processes make are
+// seen within the TTL; local changes call forget).
+type cached[T any] struct {
+	mu     sync.Mutex
+	v      T
+	ok     bool
+	loaded time.Time
+}
+
+// get returns the value, calling load when it is missing or older than ttl.
+func (c *cached[T]) get(ttl time.Duration, load func() (T, error)) (T, error) {
+	c.mu.Lock()
+	v, ok, loaded := c.v, c.ok, c.loaded
+	c.mu.Unlock()
+	if ok && time.Since(loaded) < ttl {
+		return v, nil
+	}
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	c.v, c.ok, c.loaded = v, true, time.Now()
+	c.mu.Unlock()
+	return v, nil
+}
+
+// forget drops the value so the next get loads it.
+func (c *cached[T]) forget() {
+	c.mu.Lock()
+	var zero T
+	c.v, c.ok = zero, false
+	c.mu.Unlock()
 }
 
 // activeSet indexes the triggers of every active scenario by event type.
 type activeSet struct {
-	loaded time.Time
 	byType map[string][]activeTrigger
 	any    []activeTrigger // triggers with no fixed event types
 }
@@ -251,17 +283,16 @@ func (a *activeSet) forType(t string) [][]activeTrigger {
 // activeTriggers returns the cached trigger index, reloading it after
 // ActiveCacheTTL.
 func (e *Engine) activeTriggers(ctx context.Context, tx Tx) (*activeSet, error) {
-	e.activeMu.Lock()
-	a := e.active
-	e.activeMu.Unlock()
-	if a != nil && time.Since(a.loaded) < e.cfg.ActiveCacheTTL {
-		return a, nil
-	}
+	return e.active.get(e.cfg.ActiveCacheTTL, func() (*activeSet, error) { return e.loadActiveTriggers(ctx, tx) })
+}
+
+// loadActiveTriggers builds the trigger index from the active scenarios.
+func (e *Engine) loadActiveTriggers(ctx context.Context, tx Tx) (*activeSet, error) {
 	list, err := tx.ActiveScenarios(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a = &activeSet{loaded: time.Now(), byType: map[string][]activeTrigger{}}
+	a := &activeSet{byType: map[string][]activeTrigger{}}
 	for i := range list {
 		s := &list[i]
 		p, err := e.planFor(ctx, tx, s.ID, s.ActiveVersion)
@@ -284,8 +315,5 @@ func (e *Engine) activeTriggers(ctx context.Context, tx Tx) (*activeSet, error) 
 			}
 		}
 	}
-	e.activeMu.Lock()
-	e.active = a
-	e.activeMu.Unlock()
 	return a, nil
 }

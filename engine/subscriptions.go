@@ -9,7 +9,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/engine/netguard"
@@ -143,47 +142,31 @@ type subscriptionBody struct {
 
 // subscriptionSet is the cached index of every subscription by event.
 type subscriptionSet struct {
-	loaded  time.Time
 	byEvent map[string][]*Subscription
 	byID    map[string]*Subscription
-}
-
-// subscriptionCache holds the subscriptionSet; nil set means reload.
-type subscriptionCache struct {
-	mu  sync.Mutex
-	set *subscriptionSet
 }
 
 // subscriptions returns the cached subscription index, reloading it after
 // ActiveCacheTTL.
 func (e *Engine) subscriptions(ctx context.Context, tx Tx) (*subscriptionSet, error) {
-	e.subs.mu.Lock()
-	set := e.subs.set
-	e.subs.mu.Unlock()
-	if set != nil && time.Since(set.loaded) < e.cfg.ActiveCacheTTL {
+	return e.subs.get(e.cfg.ActiveCacheTTL, func() (*subscriptionSet, error) {
+		list, err := tx.ListSubscriptions(ctx, "", "")
+		if err != nil {
+			return nil, fmt.Errorf("load subscriptions: %w", err)
+		}
+		set := &subscriptionSet{byEvent: map[string][]*Subscription{}, byID: map[string]*Subscription{}}
+		for i := range list {
+			s := &list[i]
+			set.byEvent[s.Event] = append(set.byEvent[s.Event], s)
+			set.byID[s.ID] = s
+		}
 		return set, nil
-	}
-	list, err := tx.ListSubscriptions(ctx, "", "")
-	if err != nil {
-		return nil, fmt.Errorf("load subscriptions: %w", err)
-	}
-	set = &subscriptionSet{loaded: time.Now(), byEvent: map[string][]*Subscription{}, byID: map[string]*Subscription{}}
-	for i := range list {
-		s := &list[i]
-		set.byEvent[s.Event] = append(set.byEvent[s.Event], s)
-		set.byID[s.ID] = s
-	}
-	e.subs.mu.Lock()
-	e.subs.set = set
-	e.subs.mu.Unlock()
-	return set, nil
+	})
 }
 
 // forgetSubscriptions drops the cached index after a local change.
 func (e *Engine) forgetSubscriptions() {
-	e.subs.mu.Lock()
-	e.subs.set = nil
-	e.subs.mu.Unlock()
+	e.subs.forget()
 }
 
 // publishCreated publishes contact_created for a contact just inserted.

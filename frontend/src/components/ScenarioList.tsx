@@ -5,7 +5,7 @@ import { useClient } from '../api/context'
 import type { ScenarioSummary } from '../api/types'
 import { activityTime, formatCount, formatTime } from '../lib/format'
 import { navigate } from '../lib/router'
-import { Dialog, EmptyState, ErrorState, Icon, Spinner, StatusBadge, errorMessage } from './common'
+import { ConfirmDialog, Dialog, FormActions, EmptyState, ErrorState, Icon, Spinner, StatusBadge, errorMessage } from './common'
 import { MainNav, TopBar } from './TopBar'
 
 type Load = { state: 'loading' } | { state: 'error'; error: unknown } | { state: 'ready'; items: ScenarioSummary[] }
@@ -166,32 +166,20 @@ export function ScenarioList() {
       </main>
       {creating && <CreateDialog onClose={() => setCreating(false)} />}
       {confirmDelete && (
-        <Dialog
+        <ConfirmDialog
           title="Delete scenario"
+          confirmLabel="Delete"
           onClose={() => setConfirmDelete(null)}
-          footer={
-            <>
-              <button type="button" className="btn" onClick={() => setConfirmDelete(null)}>
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="btn btn-danger"
-                onClick={() => {
-                  const s = confirmDelete
-                  setConfirmDelete(null)
-                  void act(s.id, 'delete', () => client.deleteScenario(s.id))
-                }}
-              >
-                Delete
-              </button>
-            </>
-          }
+          onConfirm={() => {
+            const s = confirmDelete
+            setConfirmDelete(null)
+            void act(s.id, 'delete', () => client.deleteScenario(s.id))
+          }}
         >
           <p>
             Delete <strong>{confirmDelete.name}</strong> and all its versions? This cannot be undone.
           </p>
-        </Dialog>
+        </ConfirmDialog>
       )}
     </div>
   )
@@ -224,19 +212,7 @@ function CreateDialog({ onClose }: { onClose: () => void }) {
           <span className="field-label">Name</span>
           <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Welcome series" maxLength={200} />
         </label>
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
-        <div className="dialog-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create and open'}
-          </button>
-        </div>
+        <FormActions error={error} busy={busy} onCancel={onClose} submitLabel="Create and open" />
       </form>
     </Dialog>
   )

@@ -132,6 +132,77 @@ const paths: Record<string, string> = {
   logout: 'M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4M16 17l5-5-5-5M21 12H9',
 }
 
+// ConfirmDialog asks before an action: Cancel, and a button that confirms
+// (red for destructive actions, the primary colour otherwise).
+export function ConfirmDialog({
+  title,
+  confirmLabel,
+  onConfirm,
+  onClose,
+  danger = true,
+  children,
+}: {
+  title: string
+  confirmLabel: string
+  onConfirm: () => void
+  onClose: () => void
+  danger?: boolean
+  children: ReactNode
+}) {
+  return (
+    <Dialog
+      title={title}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="button" className={danger ? 'btn btn-danger' : 'btn btn-primary'} onClick={onConfirm}>
+            {confirmLabel}
+          </button>
+        </>
+      }
+    >
+      {children}
+    </Dialog>
+  )
+}
+
+// FormActions ends a dialog's form: the server's error, Cancel, and the
+// submit button (disabled and relabelled while busy).
+export function FormActions({
+  error,
+  busy,
+  onCancel,
+  submitLabel,
+  busyLabel = 'Creating…',
+}: {
+  error: string | null | undefined
+  busy: boolean
+  onCancel: () => void
+  submitLabel: string
+  busyLabel?: string
+}) {
+  return (
+    <>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="dialog-actions">
+        <button type="button" className="btn" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="btn btn-primary" disabled={busy}>
+          {busy ? busyLabel : submitLabel}
+        </button>
+      </div>
+    </>
+  )
+}
+
 export function Icon({ name, size = 16 }: { name: keyof typeof paths | string; size?: number }) {
   return (
     <svg

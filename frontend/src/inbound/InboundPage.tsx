@@ -6,7 +6,7 @@ import { useClient } from '../api/context'
 import type { InboundActivity, InboundWebhook, List } from '../api/types'
 import { CodeBlock, CopyField } from '../components/CopyButton'
 import { KeyValueRows } from '../components/KeyValueRows'
-import { Dialog, EmptyState, ErrorState, Icon, Spinner, errorMessage } from '../components/common'
+import { ConfirmDialog, Dialog, FormActions, EmptyState, ErrorState, Icon, Spinner, errorMessage } from '../components/common'
 import { MainNav, TopBar } from '../components/TopBar'
 import { formatCount, formatTime, relativeTime } from '../lib/format'
 import {
@@ -260,44 +260,18 @@ function InboundDetail({
       </div>
 
       {confirm === 'rotate' && (
-        <Dialog
-          title="Rotate keys"
-          onClose={() => setConfirm(null)}
-          footer={
-            <>
-              <button type="button" className="btn" onClick={() => setConfirm(null)}>
-                Cancel
-              </button>
-              <button type="button" className="btn btn-primary" onClick={() => void rotate()}>
-                Rotate keys
-              </button>
-            </>
-          }
-        >
+        <ConfirmDialog title="Rotate keys" confirmLabel="Rotate keys" danger={false} onClose={() => setConfirm(null)} onConfirm={() => void rotate()}>
           <p>
             Give <strong>{w.name}</strong> a new API key and secret key? The current ones stop working at once.
           </p>
-        </Dialog>
+        </ConfirmDialog>
       )}
       {confirm === 'delete' && (
-        <Dialog
-          title="Delete inbound webhook"
-          onClose={() => setConfirm(null)}
-          footer={
-            <>
-              <button type="button" className="btn" onClick={() => setConfirm(null)}>
-                Cancel
-              </button>
-              <button type="button" className="btn btn-danger" onClick={() => void remove()}>
-                Delete
-              </button>
-            </>
-          }
-        >
+        <ConfirmDialog title="Delete inbound webhook" confirmLabel="Delete" onClose={() => setConfirm(null)} onConfirm={() => void remove()}>
           <p>
             Delete <strong>{w.name}</strong> and its activity? Calls to its URL will be answered 404. This cannot be undone.
           </p>
-        </Dialog>
+        </ConfirmDialog>
       )}
     </section>
   )
@@ -532,19 +506,7 @@ export function CreateInboundDialog({
           />
           {problems.fields && <span className="field-error">{problems.fields}</span>}
         </div>
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
-        <div className="dialog-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create webhook'}
-          </button>
-        </div>
+        <FormActions error={error} busy={busy} onCancel={onClose} submitLabel="Create webhook" />
       </form>
     </Dialog>
   )

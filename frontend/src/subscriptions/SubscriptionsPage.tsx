@@ -5,7 +5,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { useClient } from '../api/context'
 import { SUBSCRIPTION_EVENTS, type List, type Notification, type Subscription } from '../api/types'
 import { CopyButton } from '../components/CopyButton'
-import { Dialog, EmptyState, ErrorState, Icon, Spinner, errorMessage } from '../components/common'
+import { ConfirmDialog, Dialog, FormActions, EmptyState, ErrorState, Icon, Spinner, errorMessage } from '../components/common'
 import { MainNav, TopBar } from '../components/TopBar'
 import { formatCount, formatTime, plural, relativeTime } from '../lib/format'
 import { eventLabel, failureSummary, notificationSubject, subscriptionStatus } from '../lib/subscriptions'
@@ -252,33 +252,21 @@ export function SubscriptionsPage({ pollMs = SUBSCRIPTIONS_POLL_MS }: { pollMs?:
         />
       )}
       {deleting && (
-        <Dialog
+        <ConfirmDialog
           title="Delete subscription"
+          confirmLabel="Delete"
           onClose={() => setDeleting(null)}
-          footer={
-            <>
-              <button type="button" className="btn" onClick={() => setDeleting(null)}>
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="btn btn-danger"
-                onClick={() => {
-                  const s = deleting
-                  setDeleting(null)
-                  void act(s, 'delete', () => client.deleteSubscription(s.id), 'Subscription deleted.')
-                }}
-              >
-                Delete
-              </button>
-            </>
-          }
+          onConfirm={() => {
+            const s = deleting
+            setDeleting(null)
+            void act(s, 'delete', () => client.deleteSubscription(s.id), 'Subscription deleted.')
+          }}
         >
           <p>
             Delete the subscription of <strong>{deleting.app}</strong> to {eventLabel(deleting.event)} with its deliveries and buffered events? This cannot be
             undone.
           </p>
-        </Dialog>
+        </ConfirmDialog>
       )}
     </div>
   )
@@ -425,19 +413,7 @@ export function CreateSubscriptionDialog({ lists, onClose, onCreated }: { lists:
             ))}
           </select>
         </label>
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
-        <div className="dialog-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create subscription'}
-          </button>
-        </div>
+        <FormActions error={error} busy={busy} onCancel={onClose} submitLabel="Create subscription" />
       </form>
     </Dialog>
   )

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -63,9 +64,14 @@ func sumDeltas(deltas []engine.StatDelta, hourly bool) []statSum {
 	return out
 }
 
+// statShards is how many rows each counter is spread over (see migration
+// 006_stat_shards).
+const statShards = 16
+
 // BumpStats adds the deltas (negative ones too) to the per-node totals and
 // to the hourly buckets (Hour truncated to the hour, UTC; pending has no
-// hourly bucket), in at most two multi-row upserts.
+// hourly bucket): one statement on PostgreSQL (the totals' upsert in a
+// WITH), two on SQLite.
 func (r *repo) BumpStats(ctx context.Context, deltas []engine.StatDelta) error {
 	for _, d := range deltas {
 		if d.Hour.IsZero() && (d.Reached != 0 || d.Accepted != 0 || d.Failed != 0 || d.Attempts != 0) {
@@ -76,41 +82,47 @@ func (r *repo) BumpStats(ctx context.Context, deltas []engine.StatDelta) error {
 	if len(totals) == 0 {
 		return nil
 	}
-	return r.atomic(ctx, func(ctx context.Context, r *repo) error {
-		var q strings.Builder
-		args := make([]any, 0, 8*len(totals))
-		q.WriteString("INSERT INTO step_stats (scenario_id, version, node_id, reached, accepted, pending, failed, attempts) VALUES ")
-		for i, s := range totals {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, s.key.scenarioID, s.key.version, s.key.nodeID, s.reached, s.accepted, s.pending, s.failed, s.attempts)
+	// One shard for the whole call: its rows are still locked in key order.
+	shard := rand.IntN(statShards)
+	var tq, hq strings.Builder
+	args := make([]any, 0, 9*(len(totals)+len(hours)))
+	tq.WriteString("INSERT INTO step_stats (scenario_id, version, node_id, shard, reached, accepted, pending, failed, attempts) VALUES ")
+	for i, s := range totals {
+		if i > 0 {
+			tq.WriteString(", ")
 		}
-		q.WriteString(` ON CONFLICT (scenario_id, version, node_id) DO UPDATE SET
+		tq.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, s.key.scenarioID, s.key.version, s.key.nodeID, shard, s.reached, s.accepted, s.pending, s.failed, s.attempts)
+	}
+	tq.WriteString(` ON CONFLICT (scenario_id, version, node_id, shard) DO UPDATE SET
 reached = step_stats.reached + excluded.reached, accepted = step_stats.accepted + excluded.accepted,
 pending = step_stats.pending + excluded.pending, failed = step_stats.failed + excluded.failed,
 attempts = step_stats.attempts + excluded.attempts`)
-		if _, err := r.conn(ctx).ExecContext(ctx, q.String(), args...); err != nil {
-			return wrap(err, "bump stats")
+	nTotals := len(args)
+	if len(hours) == 0 {
+		_, err := r.conn(ctx).ExecContext(ctx, tq.String(), args...)
+		return wrap(err, "bump stats")
+	}
+	hq.WriteString("INSERT INTO step_stats_hourly (scenario_id, version, node_id, hour, shard, reached, accepted, failed, attempts) VALUES ")
+	for i, s := range hours {
+		if i > 0 {
+			hq.WriteString(", ")
 		}
-		if len(hours) == 0 {
-			return nil
-		}
-		q.Reset()
-		args = args[:0]
-		q.WriteString("INSERT INTO step_stats_hourly (scenario_id, version, node_id, hour, reached, accepted, failed, attempts) VALUES ")
-		for i, s := range hours {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, s.key.scenarioID, s.key.version, s.key.nodeID, ut(s.key.hour), s.reached, s.accepted, s.failed, s.attempts)
-		}
-		q.WriteString(` ON CONFLICT (scenario_id, version, node_id, hour) DO UPDATE SET
+		hq.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, s.key.scenarioID, s.key.version, s.key.nodeID, ut(s.key.hour), shard, s.reached, s.accepted, s.failed, s.attempts)
+	}
+	hq.WriteString(` ON CONFLICT (scenario_id, version, node_id, hour, shard) DO UPDATE SET
 reached = step_stats_hourly.reached + excluded.reached, accepted = step_stats_hourly.accepted + excluded.accepted,
 failed = step_stats_hourly.failed + excluded.failed, attempts = step_stats_hourly.attempts + excluded.attempts`)
-		_, err := r.conn(ctx).ExecContext(ctx, q.String(), args...)
+	if r.st.postgres {
+		_, err := r.conn(ctx).ExecContext(ctx, "WITH totals AS ("+tq.String()+") "+hq.String(), args...)
+		return wrap(err, "bump stats")
+	}
+	return r.atomic(ctx, func(ctx context.Context, r *repo) error {
+		if _, err := r.conn(ctx).ExecContext(ctx, tq.String(), args[:nTotals]...); err != nil {
+			return wrap(err, "bump stats")
+		}
+		_, err := r.conn(ctx).ExecContext(ctx, hq.String(), args[nTotals:]...)
 		return wrap(err, "bump hourly stats")
 	})
 }
@@ -119,8 +131,11 @@ failed = step_stats_hourly.failed + excluded.failed, attempts = step_stats_hourl
 // sorted by node id. Type is left empty: the engine knows it.
 func (r *repo) GetStats(ctx context.Context, scenarioID string, version int) ([]engine.StepStats, error) {
 	var rows []statsRow
-	err := r.conn(ctx).NewSelect().Model(&rows).Where("scenario_id = ? AND version = ?", scenarioID, version).
-		OrderExpr("node_id").Scan(ctx)
+	err := r.conn(ctx).NewSelect().Model(&rows).ColumnExpr("node_id").
+		ColumnExpr("SUM(reached) AS reached, SUM(accepted) AS accepted, SUM(pending) AS pending").
+		ColumnExpr("SUM(failed) AS failed, SUM(attempts) AS attempts").
+		Where("scenario_id = ? AND version = ?", scenarioID, version).
+		GroupExpr("node_id").OrderExpr("node_id").Scan(ctx)
 	if err != nil {
 		return nil, wrap(err, "get stats of scenario %s version %d", scenarioID, version)
 	}
@@ -136,9 +151,10 @@ func (r *repo) GetStats(ctx context.Context, scenarioID string, version int) ([]
 // since onwards, by node id, oldest first.
 func (r *repo) GetHourlyStats(ctx context.Context, scenarioID string, version int, since time.Time) (map[string][]engine.HourlyStats, error) {
 	var rows []hourlyRow
-	err := r.conn(ctx).NewSelect().Model(&rows).
+	err := r.conn(ctx).NewSelect().Model(&rows).ColumnExpr("node_id, hour").
+		ColumnExpr("SUM(reached) AS reached, SUM(accepted) AS accepted, SUM(failed) AS failed, SUM(attempts) AS attempts").
 		Where("scenario_id = ? AND version = ? AND hour >= ?", scenarioID, version, ut(hourOf(since))).
-		OrderExpr("node_id, hour").Scan(ctx)
+		GroupExpr("node_id, hour").OrderExpr("node_id, hour").Scan(ctx)
 	if err != nil {
 		return nil, wrap(err, "get hourly stats of scenario %s version %d", scenarioID, version)
 	}
@@ -171,7 +187,7 @@ func (r *repo) AttemptDurations(ctx context.Context, scenarioID string, version 
 	return out, nil
 }
 
-// rebuildStatsSQL recomputes step_stats of one version: reached is the
+// rebuildStatsSQL recomputes step_stats of one version, in shard 0: reached is the
 // number of runs with a step (any status) at the node, accepted, pending
 // and failed count the node's step deliveries per status, attempts their
 // attempts.

@@ -46,6 +46,14 @@ type Engine struct {
 	scenarios map[string]cachedScenario
 
 	subs cached[*subscriptionSet] // event subscriptions (subscriptions.go)
+
+	lists sync.Map // ids of lists known to exist (lists are never deleted)
+
+	// Group commit of the hot path (batch.go): events in, steps read,
+	// step outcomes out.
+	ingests  batcher[*ingestCall]
+	loads    batcher[*loadCall]
+	outcomes batcher[*outcome]
 }
 
 type planKey struct {
@@ -75,9 +83,21 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ActiveCacheTTL == 0 {
 		cfg.ActiveCacheTTL = time.Second
 	}
-	return &Engine{cfg: cfg, st: cfg.Store, log: cfg.Logger, plans: map[planKey]*plan{},
-		scenarios: map[string]cachedScenario{}}, nil
+	e := &Engine{cfg: cfg, st: cfg.Store, log: cfg.Logger, plans: map[planKey]*plan{},
+		scenarios: map[string]cachedScenario{}}
+	e.ingests = batcher[*ingestCall]{run: e.ingestBatch, max: MaxBatch, lanes: batchLanes,
+		weight: func(c *ingestCall) int { return len(c.inputs) }}
+	e.loads = batcher[*loadCall]{run: e.loadBatch, max: maxStepBatch, lanes: batchLanes, weight: one[*loadCall]}
+	e.outcomes = batcher[*outcome]{run: e.commitOutcomes, max: maxStepBatch, lanes: batchLanes, weight: one[*outcome]}
+	return e, nil
 }
+
+// batchLanes is how many batches of one kind may be in flight at once: two
+// keep the database busy while the next batch gathers.
+const batchLanes = 2
+
+// maxStepBatch caps the steps read or committed together.
+const maxStepBatch = 500
 
 // now is the clock's time at the precision storage keeps (microseconds), so
 // what an API call returns is what a later read returns.
@@ -159,21 +179,46 @@ func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx, w
 	return nil
 }
 
+// enqueue hands a committed transaction's steps and deliveries to the
+// queue, up to enqueueParallel at a time: each is a round trip, and a batch
+// should not wait for them one after the other.
 func (e *Engine) enqueue(ctx context.Context, w *work) {
+	var jobs []func()
 	for _, s := range w.steps {
-		if err := e.cfg.Queue.EnqueueStep(ctx, s.ID, s.DueAt); err != nil {
-			e.log.Warn("enqueue step; the sweeper will retry", "step", s.ID, "err", err)
-		}
+		jobs = append(jobs, func() {
+			if err := e.cfg.Queue.EnqueueStep(ctx, s.ID, s.DueAt); err != nil {
+				e.log.Warn("enqueue step; the sweeper will retry", "step", s.ID, "err", err)
+			}
+		})
 	}
 	for _, d := range w.deliveries {
 		if d.NextAttemptAt == nil {
 			continue
 		}
-		if err := e.cfg.Queue.EnqueueDelivery(ctx, d.ID, *d.NextAttemptAt); err != nil {
-			e.log.Warn("enqueue delivery; the sweeper will retry", "delivery", d.ID, "err", err)
-		}
+		jobs = append(jobs, func() {
+			if err := e.cfg.Queue.EnqueueDelivery(ctx, d.ID, *d.NextAttemptAt); err != nil {
+				e.log.Warn("enqueue delivery; the sweeper will retry", "delivery", d.ID, "err", err)
+			}
+		})
 	}
+	if len(jobs) == 1 {
+		jobs[0]()
+		return
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, enqueueParallel)
+	for _, job := range jobs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			job()
+		})
+	}
+	wg.Wait()
 }
+
+// enqueueParallel caps the enqueues in flight for one transaction.
+const enqueueParallel = 16
 
 // planFor returns the compiled graph of a version, compiling it once.
 func (e *Engine) planFor(ctx context.Context, tx Tx, scenarioID string, version int) (*plan, error) {

@@ -11,17 +11,19 @@ import (
 
 // RunStep executes one step (task "step:run"). It is idempotent: a step
 // that is no longer pending is left alone, and a step run twice at once
-// commits once (the second finds it finished and rolls back). A
+// commits once (the second finds it finished and its outcome is dropped). A
 // send_webhook step makes its first attempt before committing, so a crash
-// between the two resends the same webhook-id.
+// between the two resends the same webhook-id. Reads and commits are
+// grouped with those of the steps running at the same time (batch.go).
 func (e *Engine) RunStep(ctx context.Context, stepID string) error {
-	st, err := e.st.GetStep(ctx, stepID)
-	if isNotFound(err) {
-		return nil // deleted with its scenario
-	}
+	l, err := e.loadStep(stepID)
 	if err != nil {
 		return fmt.Errorf("load step %s: %w", stepID, err)
 	}
+	if l.Step == nil {
+		return nil // deleted with its scenario
+	}
+	st := l.Step
 	if st.Status != StepPending {
 		return nil
 	}
@@ -42,70 +44,195 @@ func (e *Engine) RunStep(ctx context.Context, stepID string) error {
 	if err != nil {
 		return fmt.Errorf("load scenario %s: %w", st.ScenarioID, err)
 	}
-	c, err := e.st.GetContact(ctx, st.ContactID)
-	if err != nil {
-		return fmt.Errorf("load contact %s: %w", st.ContactID, err)
+	if l.Contact == nil || l.Event == nil {
+		return fmt.Errorf("load contact %s and event %s of step %s: %w", st.ContactID, st.EventID, st.ID, ErrNotFound)
 	}
-	ev, err := e.st.GetEvent(ctx, st.EventID)
-	if err != nil {
-		return fmt.Errorf("load event %s: %w", st.EventID, err)
-	}
+	c, ev := l.Contact, l.Event
 	run := &Run{ID: st.RunID, ScenarioID: st.ScenarioID, Version: st.Version, ContactID: c.ID, EventID: ev.ID}
 	x := &StepContext{Scenario: s, Version: st.Version, NodeID: st.NodeID, Run: run, Contact: c, Event: ev, Now: now}
 	res, err := exec.Execute(ctx, x)
 	if err != nil {
 		return e.failStep(ctx, st, err)
 	}
-
-	var d *Delivery
-	var attempt *Attempt
+	o := &outcome{st: st, plan: p, run: run, contact: c, res: res, done: make(chan struct{})}
 	if res.Delivery != nil {
-		d, err = e.stepDelivery(st, s, res.Delivery)
-		if err != nil {
+		if o.delivery, err = e.stepDelivery(st, s, res.Delivery); err != nil {
 			return e.failStep(ctx, st, err)
 		}
-		o := e.cfg.Sender.Send(ctx, d, s.SigningSecret)
+		sent := e.cfg.Sender.Send(ctx, o.delivery, s.SigningSecret)
 		if err := ctx.Err(); err != nil {
 			return err // shutting down: hand the task back, this was no attempt
 		}
 		now = e.now()
-		attempt = settle(d, 0, o, now)
+		o.attempt = settle(o.delivery, 0, sent, now)
 	}
+	o.now = now
+	// Not abandoned on ctx: the task must not end before its outcome is
+	// committed, and a commit is short.
+	e.outcomes.add(o)
+	<-o.done
+	return o.err
+}
+
+// loadCall is one step read waiting for its batch.
+type loadCall struct {
+	id   string
+	out  StepLoad // Step nil: no such step
+	err  error
+	done chan struct{}
+}
+
+// loadStep reads a step with its contact and event, in one query with the
+// steps other workers are reading at the same time.
+func (e *Engine) loadStep(id string) (StepLoad, error) {
+	call := &loadCall{id: id, done: make(chan struct{})}
+	e.loads.add(call)
+	<-call.done
+	return call.out, call.err
+}
+
+// loadBatch reads the steps of calls in one query.
+func (e *Engine) loadBatch(calls []*loadCall) {
+	ids := make([]string, len(calls))
+	for i, c := range calls {
+		ids[i] = c.id
+	}
+	loaded, err := e.st.LoadSteps(context.Background(), ids)
+	byID := make(map[string]StepLoad, len(loaded))
+	for _, l := range loaded {
+		byID[l.Step.ID] = l
+	}
+	for _, c := range calls {
+		c.out, c.err = byID[c.id], err
+		close(c.done)
+	}
+}
+
+// outcome is what running a step decided, waiting to be committed.
+type outcome struct {
+	st       *Step
+	plan     *plan
+	run      *Run
+	contact  *Contact
+	res      Result
+	delivery *Delivery // send_webhook: after its first attempt
+	attempt  *Attempt
+	now      time.Time
+
+	err  error
+	done chan struct{}
+}
+
+// commitOutcomes commits the outcomes of steps in one transaction; if that
+// fails, each is committed on its own so one outcome's trouble is its own.
+func (e *Engine) commitOutcomes(batch []*outcome) {
+	ctx := context.Background() // the batch is not any one task's
+	err := e.commitTogether(ctx, batch)
+	if err != nil && len(batch) > 1 {
+		e.log.Warn("batched step commit failed; committing each step alone", "steps", len(batch), "err", err)
+		for _, o := range batch {
+			o.err = e.commitTogether(ctx, []*outcome{o})
+			close(o.done)
+		}
+		return
+	}
+	for _, o := range batch {
+		o.err = err
+		close(o.done)
+	}
+}
+
+// commitTogether finishes the steps that are still pending (the others ran
+// elsewhere: their outcome is dropped), stores their deliveries and first
+// attempts, applies contact changes, creates the next steps and completes
+// the runs that have nothing left, each kind in one statement.
+func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 	return e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
-		ok, err := tx.FinishStep(ctx, st.ID, StepDone, "", now)
-		if err != nil || !ok {
-			return errOrSkip(err)
+		ids := make([]string, len(batch))
+		for i, o := range batch {
+			ids[i] = o.st.ID
 		}
-		if d != nil {
-			ok, err := tx.InsertDelivery(ctx, d)
-			if err != nil {
-				return err
+		finished, err := tx.FinishSteps(ctx, ids, e.now())
+		if err != nil {
+			return err
+		}
+		if len(finished) == 0 {
+			return errSkip
+		}
+		claimed := make([]*outcome, 0, len(finished))
+		for _, o := range batch {
+			if slices.Contains(finished, o.st.ID) {
+				claimed = append(claimed, o)
 			}
-			if ok { // a step re-run after a crash must not count twice
-				if err := tx.InsertAttempt(ctx, attempt); err != nil {
-					return fmt.Errorf("log attempt of %s: %w", d.ID, err)
+		}
+		if err := e.storeFirstAttempts(ctx, tx, w, claimed); err != nil {
+			return err
+		}
+		contacts := map[string]*Contact{} // steps of one contact change one copy
+		var steps []*Step
+		var runs []*Run
+		for _, o := range claimed {
+			if len(o.res.Changes) > 0 {
+				c := contacts[o.contact.ID]
+				if c == nil {
+					c = o.contact
+					contacts[c.ID] = c
 				}
-				countAttempt(w, d, now)
-				w.observe(d, attempt)
+				if err := e.applyChanges(ctx, tx, w, c, o.res.Changes, o.now); err != nil {
+					return err
+				}
 			}
+			runs = append(runs, o.run)
+			if o.res.End {
+				continue
+			}
+			due := o.now
+			if !o.res.NextAt.IsZero() {
+				due = o.res.NextAt.UTC()
+			}
+			steps = append(steps, stepsAfter(o.plan, o.run, o.st.NodeID, o.res.Label, due, o.now)...)
 		}
-		if len(res.Changes) > 0 {
-			if err := e.applyChanges(ctx, tx, w, c, res.Changes, now); err != nil {
-				return err
-			}
+		pending, err := e.insertSteps(ctx, tx, w, steps)
+		if err != nil {
+			return err
 		}
-		created := 0
-		if !res.End {
-			due := now
-			if !res.NextAt.IsZero() {
-				due = res.NextAt.UTC()
-			}
-			if created, err = e.startSteps(ctx, tx, w, p, run, st.NodeID, res.Label, due, now); err != nil {
-				return err
-			}
-		}
-		return e.maybeCompleteRun(ctx, tx, run.ID, created)
+		return tx.CompleteRuns(ctx, endedRuns(runs, pending))
 	})
+}
+
+// storeFirstAttempts stores the deliveries of the outcomes that have one
+// and their first attempts. A delivery that exists already (a step re-run
+// after a crash) is not counted twice.
+func (e *Engine) storeFirstAttempts(ctx context.Context, tx Tx, w *work, batch []*outcome) error {
+	var ds []*Delivery
+	var as []*Attempt
+	var at []time.Time
+	for _, o := range batch {
+		if o.delivery != nil {
+			ds = append(ds, o.delivery)
+			as = append(as, o.attempt)
+			at = append(at, o.now)
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	inserted, err := tx.InsertDeliveries(ctx, ds)
+	if err != nil {
+		return err
+	}
+	var first []*Attempt
+	for i, d := range ds {
+		if inserted[i] {
+			first = append(first, as[i])
+			countAttempt(w, d, at[i])
+			w.observe(d, as[i])
+		}
+	}
+	if err := tx.InsertAttempts(ctx, first); err != nil {
+		return fmt.Errorf("log %d first attempts: %w", len(first), err)
+	}
+	return nil
 }
 
 // errSkip rolls a transaction back without it being an error: another
@@ -132,18 +259,6 @@ func (n *planNode) typeName() string {
 		return "missing"
 	}
 	return n.Type
-}
-
-// maybeCompleteRun marks a run completed when nothing of it is left pending.
-func (e *Engine) maybeCompleteRun(ctx context.Context, tx Tx, runID string, created int) error {
-	if created > 0 {
-		return nil
-	}
-	n, err := tx.PendingSteps(ctx, runID)
-	if err != nil || n > 0 {
-		return err
-	}
-	return tx.SetRunStatus(ctx, runID, RunCompleted)
 }
 
 // failStep records a step that cannot run (a bad expression at run time, a

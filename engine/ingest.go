@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -45,14 +47,66 @@ func validateEvent(in *EventInput) error {
 }
 
 // Ingest validates, stores and reacts to events. Invalid events are
-// refused one by one (IngestResult.Err); the valid ones are stored in one
-// transaction before Ingest returns.
+// refused one by one (IngestResult.Err); the valid ones are stored before
+// Ingest returns. Concurrent calls are committed together (group commit):
+// one transaction and a few multi-row statements for all of them.
 func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResult, error) {
-	return e.ingest(ctx, inputs, nil)
+	if len(inputs) > MaxBatch {
+		return nil, Invalid("events", "at most %d events per call", MaxBatch)
+	}
+	call := &ingestCall{inputs: inputs, done: make(chan struct{})}
+	e.ingests.add(call)
+	select {
+	case <-call.done:
+		return call.results, call.err
+	case <-ctx.Done():
+		return nil, ctx.Err() // the batch goes on; the caller no longer waits
+	}
 }
 
-// ingest is Ingest; also, when set, runs last in the same transaction with
-// the results so far, so a caller's own bookkeeping commits with the events.
+// ingestCall is one Ingest call waiting for its batch.
+type ingestCall struct {
+	inputs  []EventInput
+	results []IngestResult
+	err     error
+	done    chan struct{}
+}
+
+// ingestBatch stores the calls' events in one transaction. If that fails,
+// each call is tried on its own, so one call's trouble is its own.
+func (e *Engine) ingestBatch(calls []*ingestCall) {
+	ctx := context.Background() // the batch is not any one caller's
+	defer func() {
+		for _, c := range calls {
+			close(c.done)
+		}
+	}()
+	if len(calls) > 1 {
+		var all []EventInput
+		for _, c := range calls {
+			all = append(all, c.inputs...)
+		}
+		results, err := e.ingest(ctx, all, nil)
+		if err == nil {
+			for _, c := range calls {
+				c.results, results = results[:len(c.inputs):len(c.inputs)], results[len(c.inputs):]
+			}
+			return
+		}
+		e.log.Warn("batched ingestion failed; retrying each call alone", "calls", len(calls), "err", err)
+	}
+	for _, c := range calls {
+		c.results, c.err = e.ingest(ctx, c.inputs, nil)
+	}
+}
+
+// errContactRaced: another transaction created one of the batch's new
+// contacts meanwhile; the transaction runs again and finds it.
+var errContactRaced = errors.New("a contact was created concurrently")
+
+// ingest is Ingest for one batch; also, when set, runs last in the same
+// transaction with the results so far, so a caller's own bookkeeping
+// commits with the events.
 func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx context.Context, tx Tx, results []IngestResult) error) ([]IngestResult, error) {
 	if len(inputs) > MaxBatch {
 		return nil, Invalid("events", "at most %d events per call", MaxBatch)
@@ -69,121 +123,192 @@ func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx 
 	if len(valid) == 0 {
 		return results, nil
 	}
-	err := e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
-		for _, i := range valid { // a retried transaction starts clean
-			results[i] = IngestResult{}
-		}
-		now := e.now()
-		lists := map[string]bool{}
-		for _, i := range valid {
-			id := inputs[i].ListID
-			if id == "" {
-				continue
+	var err error
+	for try := 0; try < 3; try++ {
+		err = e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
+			for _, i := range valid { // a retried transaction starts clean
+				results[i] = IngestResult{}
 			}
-			if _, seen := lists[id]; !seen {
-				_, err := tx.GetList(ctx, id)
-				if err != nil && !isNotFound(err) {
-					return err
-				}
-				lists[id] = err == nil
-			}
-			if !lists[id] {
-				results[i].Err = Invalid("list_id", "no list %q", id)
-			}
-		}
-		type pending struct {
-			evs     []*Event
-			contact *Contact
-		}
-		var all []*Event
-		var todo []pending
-		for _, i := range valid {
-			if results[i].Err != nil {
-				continue
-			}
-			in := &inputs[i]
-			c, created, derived, err := e.upsertContact(ctx, tx, in, now)
-			if err != nil {
+			if err := e.storeEvents(ctx, tx, w, inputs, valid, results); err != nil {
 				return err
 			}
-			if created {
-				if err := e.publishCreated(ctx, tx, w, c, now); err != nil {
-					return err
-				}
+			if also != nil {
+				return also(ctx, tx, results)
 			}
-			ev := &Event{ID: NewID("evt"), Type: in.Type, ContactID: c.ID, ListID: in.ListID,
-				Data: in.Data, OccurredAt: now}
-			if in.ListID != "" && (in.Type == EventSignup || in.Type == EventUnsubscribe) {
-				if _, err := e.setSubscription(ctx, tx, w, c, in.ListID, in.Type == EventSignup, now); err != nil {
-					return err
-				}
-			}
-			results[i].EventID, results[i].ContactID = ev.ID, c.ID
-			evs := append(derived, ev)
-			all = append(all, evs...)
-			todo = append(todo, pending{evs: evs, contact: c})
+			return nil
+		})
+		if !errors.Is(err, errContactRaced) {
+			break
 		}
-		if len(all) > 0 {
-			if err := tx.InsertEvents(ctx, all); err != nil {
-				return fmt.Errorf("insert events: %w", err)
-			}
-		}
-		for _, p := range todo {
-			for _, ev := range p.evs {
-				if err := e.dispatch(ctx, tx, w, ev, p.contact); err != nil {
-					return err
-				}
-			}
-		}
-		if also != nil {
-			return also(ctx, tx, results)
-		}
-		return nil
-	})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ingest events: %w", err)
 	}
 	return results, nil
 }
 
-// upsertContact creates the event's contact (created is true) or merges
-// the event's contact data into it. It returns the events the change
-// records: group_added for each group a new contact starts in;
-// contact_updated and group_added for an existing contact that changed.
-func (e *Engine) upsertContact(ctx context.Context, tx Tx, in *EventInput, now time.Time) (c *Contact, created bool, evs []*Event, err error) {
-	patch := in.Contact
-	if patch == nil {
-		patch = &ContactInput{Email: in.Email}
+// storeEvents stores the valid inputs (indexes idx) in tx: contacts
+// created or merged, list subscriptions, the events and what they derive,
+// and the runs they start, each kind in one statement for the whole batch.
+func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []EventInput, idx []int, results []IngestResult) error {
+	now := e.now()
+	if err := e.checkLists(ctx, tx, inputs, idx, results); err != nil {
+		return err
 	}
-	c, err = tx.GetContactByEmail(ctx, in.Email)
-	if err != nil && !isNotFound(err) {
-		return nil, false, nil, err
-	}
-	if c == nil {
-		c = &Contact{ID: NewID("ctc"), CreatedAt: now, UpdatedAt: now}
-		applyContactInput(c, patch, true)
-		c.Email = in.Email
-		ok, err := tx.InsertContact(ctx, c)
-		if err != nil {
-			return nil, false, nil, err
-		}
-		if ok {
-			return c, true, changeEvents(c, nil, c.Groups, nil, now), nil // joining groups at creation is joining them
-		}
-		// Another transaction created it meanwhile: merge into theirs.
-		if c, err = tx.GetContactByEmail(ctx, in.Email); err != nil {
-			return nil, false, nil, err
+	ok := idx[:0:0]
+	for _, i := range idx {
+		if results[i].Err == nil {
+			ok = append(ok, i)
 		}
 	}
-	changed, added := applyContactInput(c, patch, false)
-	if len(changed) == 0 {
-		return c, false, nil, nil
+	if len(ok) == 0 {
+		return nil
 	}
-	c.UpdatedAt = now
-	if err := tx.UpdateContact(ctx, c); err != nil {
-		return nil, false, nil, err
+	ups, err := e.upsertContacts(ctx, tx, w, inputs, ok, now)
+	if err != nil {
+		return err
 	}
-	return c, false, changeEvents(c, changed, added, nil, now), nil
+	var changes []SubscriptionChange
+	var subscribers []*Contact
+	var items []dispatchItem
+	var all []*Event
+	for n, i := range ok {
+		in, c := &inputs[i], ups[n].c
+		ev := &Event{ID: NewID("evt"), Type: in.Type, ContactID: c.ID, ListID: in.ListID, Data: in.Data, OccurredAt: now}
+		if in.ListID != "" && (in.Type == EventSignup || in.Type == EventUnsubscribe) {
+			changes = append(changes, SubscriptionChange{ListID: in.ListID, ContactID: c.ID, Subscribed: in.Type == EventSignup})
+			subscribers = append(subscribers, c)
+		}
+		results[i].EventID, results[i].ContactID = ev.ID, c.ID
+		for _, d := range append(ups[n].derived, ev) {
+			all = append(all, d)
+			items = append(items, dispatchItem{ev: d, c: c})
+		}
+	}
+	if _, err := e.setSubscriptions(ctx, tx, w, changes, subscribers, now); err != nil {
+		return err
+	}
+	if err := tx.InsertEvents(ctx, all); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	return e.dispatch(ctx, tx, w, items...)
+}
+
+// checkLists refuses the inputs (indexes idx) whose list does not exist,
+// reading each list once. Lists are never deleted, so a list once found is
+// remembered for good.
+func (e *Engine) checkLists(ctx context.Context, tx Tx, inputs []EventInput, idx []int, results []IngestResult) error {
+	lists := map[string]bool{}
+	for _, i := range idx {
+		id := inputs[i].ListID
+		if id == "" {
+			continue
+		}
+		if _, seen := lists[id]; !seen {
+			if _, known := e.lists.Load(id); known {
+				lists[id] = true
+				continue
+			}
+			_, err := tx.GetList(ctx, id)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+			lists[id] = err == nil
+			// Remembered only after commit would be stricter; a list read
+			// inside a transaction exists in every later one either way,
+			// since lists are never deleted.
+			if err == nil {
+				e.lists.Store(id, true)
+			}
+		}
+		if !lists[id] {
+			results[i].Err = Invalid("list_id", "no list %q", id)
+		}
+	}
+	return nil
+}
+
+// upserted is the contact an input's event is about, and the events its
+// creation or change records.
+type upserted struct {
+	c       *Contact
+	derived []*Event
+}
+
+// upsertContacts creates the inputs' contacts that do not exist and
+// merges the inputs' contact data into those that do, in input order (an
+// email twice in a batch is one contact, changed twice). It reads every
+// contact in one statement and inserts the new ones in one; it returns,
+// per input, the contact and the events the change records: group_added
+// for each group a new contact starts in; contact_updated and group_added
+// for an existing contact that changed.
+func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []EventInput, idx []int, now time.Time) ([]upserted, error) {
+	emails := make([]string, len(idx))
+	for n, i := range idx {
+		emails[n] = inputs[i].Email
+	}
+	found, err := tx.GetContactsByEmail(ctx, emails)
+	if err != nil {
+		return nil, err
+	}
+	book := make(map[string]*Contact, len(idx))
+	for _, c := range found {
+		book[strings.ToLower(c.Email)] = c
+	}
+	out := make([]upserted, len(idx))
+	var fresh, changed []*Contact
+	isFresh, isChanged := map[*Contact]bool{}, map[*Contact]bool{}
+	for n, i := range idx {
+		in := &inputs[i]
+		patch := in.Contact
+		if patch == nil {
+			patch = &ContactInput{Email: in.Email}
+		}
+		key := strings.ToLower(in.Email)
+		c := book[key]
+		if c == nil {
+			c = &Contact{ID: NewID("ctc"), CreatedAt: now, UpdatedAt: now}
+			applyContactInput(c, patch, true)
+			c.Email = in.Email
+			book[key], isFresh[c] = c, true
+			fresh = append(fresh, c)
+			// joining groups at creation is joining them
+			out[n] = upserted{c: c, derived: changeEvents(c, nil, slices.Clone(c.Groups), nil, now)}
+			continue
+		}
+		out[n].c = c
+		fields, added := applyContactInput(c, patch, false)
+		if len(fields) == 0 {
+			continue
+		}
+		c.UpdatedAt = now
+		out[n].derived = changeEvents(c, fields, added, nil, now)
+		if !isFresh[c] && !isChanged[c] {
+			isChanged[c] = true
+			changed = append(changed, c)
+		}
+	}
+	// One order for every transaction, so two batches inserting the same
+	// new emails wait for each other instead of deadlocking.
+	slices.SortFunc(fresh, func(a, b *Contact) int { return strings.Compare(strings.ToLower(a.Email), strings.ToLower(b.Email)) })
+	inserted, err := tx.InsertContacts(ctx, fresh)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(inserted, false) {
+		return nil, errContactRaced
+	}
+	for _, c := range fresh {
+		if err := e.publishCreated(ctx, tx, w, c, now); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range changed {
+		if err := tx.UpdateContact(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // recordEvents stores evs (all about contact c) and starts the runs they trigger.
@@ -194,89 +319,130 @@ func (e *Engine) recordEvents(ctx context.Context, tx Tx, w *work, evs []*Event,
 	if err := tx.InsertEvents(ctx, evs); err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
-	for _, ev := range evs {
-		if err := e.dispatch(ctx, tx, w, ev, c); err != nil {
-			return err
-		}
+	items := make([]dispatchItem, len(evs))
+	for i, ev := range evs {
+		items[i] = dispatchItem{ev: ev, c: c}
 	}
-	return nil
+	return e.dispatch(ctx, tx, w, items...)
 }
 
-// dispatch starts a run in every active scenario whose trigger matches ev.
-// A contact enters a scenario once unless the scenario allows re-entry.
-func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, ev *Event, c *Contact) error {
-	if err := e.publishEvent(ctx, tx, w, ev, c); err != nil {
-		return err
-	}
+// dispatchItem is a recorded event and the contact it is about.
+type dispatchItem struct {
+	ev *Event
+	c  *Contact
+}
+
+// dispatch starts a run in every active scenario whose trigger matches an
+// item's event, all in a few statements. A contact enters a scenario once
+// unless the scenario allows re-entry.
+func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatchItem) error {
 	set, err := e.activeTriggers(ctx, tx)
 	if err != nil {
 		return err
 	}
-	for _, group := range set.forType(ev.Type) {
-		for _, at := range group {
-			if !at.trigger.Matches(ev, c) {
-				continue
-			}
-			s := at.scenario
-			r := &Run{ID: NewID("run"), ScenarioID: s.ID, Version: s.ActiveVersion, ContactID: c.ID,
-				EventID: ev.ID, Status: RunActive, CreatedAt: ev.OccurredAt}
-			if s.AllowReentry {
-				r.EntryKey = r.ID
-			}
-			ok, err := tx.InsertRun(ctx, r)
-			if err != nil {
-				return fmt.Errorf("start run of scenario %s: %w", s.ID, err)
-			}
-			if !ok {
-				continue
-			}
-			w.runsStarted++
-			// The trigger's own step is stored done, so its reach can be
-			// rebuilt from the rows like every other node's.
-			entered := &Step{ID: NewID("stp"), RunID: r.ID, ScenarioID: s.ID, Version: r.Version, NodeID: at.node.ID,
-				ContactID: c.ID, EventID: ev.ID, Status: StepDone, DueAt: ev.OccurredAt, CreatedAt: ev.OccurredAt,
-				DoneAt: &ev.OccurredAt}
-			n, err := e.startSteps(ctx, tx, w, at.plan, r, at.node.ID, "", ev.OccurredAt, ev.OccurredAt, entered)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				if err := tx.SetRunStatus(ctx, r.ID, RunCompleted); err != nil {
-					return err
+	var runs []*Run
+	var starts map[string]activeTrigger
+	for _, it := range items {
+		if err := e.publishEvent(ctx, tx, w, it.ev, it.c); err != nil {
+			return err
+		}
+		for _, group := range set.forType(it.ev.Type) {
+			for _, at := range group {
+				if !at.trigger.Matches(it.ev, it.c) {
+					continue
 				}
+				s := at.scenario
+				r := &Run{ID: NewID("run"), ScenarioID: s.ID, Version: s.ActiveVersion, ContactID: it.c.ID,
+					EventID: it.ev.ID, Status: RunActive, CreatedAt: it.ev.OccurredAt}
+				if s.AllowReentry {
+					r.EntryKey = r.ID
+				}
+				if starts == nil {
+					starts = map[string]activeTrigger{}
+				}
+				runs = append(runs, r)
+				starts[r.ID] = at
 			}
 		}
 	}
-	return nil
+	if len(runs) == 0 {
+		return nil
+	}
+	started, err := tx.InsertRuns(ctx, runs)
+	if err != nil {
+		return fmt.Errorf("start %d runs: %w", len(runs), err)
+	}
+	var steps []*Step
+	for _, r := range started {
+		at := starts[r.ID]
+		w.runsStarted++
+		// The trigger's own step is stored done, so its reach can be
+		// rebuilt from the rows like every other node's.
+		t := r.CreatedAt
+		steps = append(steps, &Step{ID: NewID("stp"), RunID: r.ID, ScenarioID: r.ScenarioID, Version: r.Version,
+			NodeID: at.node.ID, ContactID: r.ContactID, EventID: r.EventID, Status: StepDone, DueAt: t, CreatedAt: t,
+			DoneAt: &t})
+		steps = append(steps, stepsAfter(at.plan, r, at.node.ID, "", t, t)...)
+	}
+	pending, err := e.insertSteps(ctx, tx, w, steps)
+	if err != nil {
+		return err
+	}
+	return tx.CompleteRuns(ctx, endedRuns(started, pending))
 }
 
-// startSteps creates the steps that follow node `from` through edges
+// endedRuns returns the ids of the runs that have no new pending step.
+func endedRuns(runs []*Run, pending map[string]int) []string {
+	var ids []string
+	for _, r := range runs {
+		if pending[r.ID] == 0 && !slices.Contains(ids, r.ID) {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
+// stepsAfter builds the pending steps that follow node from in run r
+// through edges labelled label, due at due.
+func stepsAfter(p *plan, r *Run, from, label string, due, now time.Time) []*Step {
+	next := p.next(from, label)
+	steps := make([]*Step, len(next))
+	for i, id := range next {
+		steps[i] = &Step{ID: NewID("stp"), RunID: r.ID, ScenarioID: r.ScenarioID, Version: r.Version,
+			NodeID: id, ContactID: r.ContactID, EventID: r.EventID, Status: StepPending, DueAt: due, CreatedAt: now}
+	}
+	return steps
+}
+
+// insertSteps inserts steps (pending or already done) in one statement,
+// counts those it inserted as reached and queues the pending ones. It
+// returns how many pending steps it created per run.
+func (e *Engine) insertSteps(ctx context.Context, tx Tx, w *work, steps []*Step) (map[string]int, error) {
+	if len(steps) == 0 {
+		return nil, nil
+	}
+	inserted, err := tx.InsertSteps(ctx, steps)
+	if err != nil {
+		return nil, fmt.Errorf("insert %d steps: %w", len(steps), err)
+	}
+	pending := map[string]int{}
+	for _, s := range inserted {
+		w.bump(s.ScenarioID, s.Version, s.NodeID, s.CreatedAt, func(d *StatDelta) { d.Reached++ })
+		if s.Status == StepPending {
+			w.steps = append(w.steps, s)
+			pending[s.RunID]++
+		}
+	}
+	return pending, nil
+}
+
+// startSteps creates the steps that follow node from through edges
 // labelled label, due at due, in one statement with the steps in also
 // (already done), and counts them all as reached. It returns how many
 // pending steps it created.
 func (e *Engine) startSteps(ctx context.Context, tx Tx, w *work, p *plan, r *Run, from, label string, due, now time.Time, also ...*Step) (int, error) {
-	next := p.next(from, label)
-	if len(next)+len(also) == 0 {
-		return 0, nil
-	}
-	steps := also
-	for _, id := range next {
-		steps = append(steps, &Step{ID: NewID("stp"), RunID: r.ID, ScenarioID: r.ScenarioID, Version: r.Version,
-			NodeID: id, ContactID: r.ContactID, EventID: r.EventID, Status: StepPending, DueAt: due, CreatedAt: now})
-	}
-	inserted, err := tx.InsertSteps(ctx, steps)
-	if err != nil {
-		return 0, fmt.Errorf("insert steps of run %s: %w", r.ID, err)
-	}
-	n := 0
-	for _, s := range inserted {
-		w.bump(r.ScenarioID, r.Version, s.NodeID, now, func(d *StatDelta) { d.Reached++ })
-		if s.Status == StepPending {
-			w.steps = append(w.steps, s)
-			n++
-		}
-	}
-	return n, nil
+	pending, err := e.insertSteps(ctx, tx, w, append(also, stepsAfter(p, r, from, label, due, now)...))
+	return pending[r.ID], err
 }
 
 func isNotFound(err error) bool { return err != nil && errorsIs(err, ErrNotFound) }

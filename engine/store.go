@@ -40,6 +40,33 @@ type Tx interface {
 	// UpdateContact writes every field of c (found by c.ID).
 	UpdateContact(ctx context.Context, c *Contact) error
 
+	// The many-rows forms of the hot path, one statement each whatever
+	// the number of rows (batched ingestion and step outcomes).
+	// GetContactsByEmail returns the contacts with any of the emails.
+	GetContactsByEmail(ctx context.Context, emails []string) ([]*Contact, error)
+	// InsertContacts inserts the contacts whose id and email are new and
+	// reports for each whether it did.
+	InsertContacts(ctx context.Context, cs []*Contact) ([]bool, error)
+	// SetSubscriptions applies subscription changes (each list and
+	// contact pair at most once) and reports for each whether it changed
+	// anything.
+	SetSubscriptions(ctx context.Context, changes []SubscriptionChange, at time.Time) ([]bool, error)
+	// InsertRuns inserts the runs InsertRun would and returns them.
+	InsertRuns(ctx context.Context, runs []*Run) ([]*Run, error)
+	// CompleteRuns marks completed those of the runs that are active and
+	// have no pending step.
+	CompleteRuns(ctx context.Context, ids []string) error
+	// FinishSteps moves those of the steps that are pending to done and
+	// returns their ids.
+	FinishSteps(ctx context.Context, ids []string, at time.Time) ([]string, error)
+	// InsertDeliveries inserts the deliveries whose id is new and reports
+	// for each whether it did.
+	InsertDeliveries(ctx context.Context, ds []*Delivery) ([]bool, error)
+	InsertAttempts(ctx context.Context, as []*Attempt) error
+	// LoadSteps returns the steps with the ids with their contact and
+	// event; missing steps are left out.
+	LoadSteps(ctx context.Context, ids []string) ([]StepLoad, error)
+
 	// Events.
 	InsertEvents(ctx context.Context, evs []*Event) error
 	GetEvent(ctx context.Context, id string) (*Event, error)
@@ -103,6 +130,20 @@ type Tx interface {
 	// RebuildStats recomputes a version's totals from the steps, deliveries
 	// and attempts rows (the reconciliation query).
 	RebuildStats(ctx context.Context, scenarioID string, version int) error
+}
+
+// SubscriptionChange subscribes or unsubscribes a contact to a list.
+type SubscriptionChange struct {
+	ListID, ContactID string
+	Subscribed        bool
+}
+
+// StepLoad is a step with what executing it reads: its contact and event
+// (nil when they are gone).
+type StepLoad struct {
+	Step    *Step
+	Contact *Contact
+	Event   *Event
 }
 
 // DeliveryFilter selects deliveries of one scenario step, newest first.

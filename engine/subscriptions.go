@@ -179,15 +179,49 @@ func (e *Engine) publishCreated(ctx context.Context, tx Tx, w *work, c *Contact,
 // optin_finalized (or optout_finalized). Every change of a list
 // subscription goes through it.
 func (e *Engine) setSubscription(ctx context.Context, tx Tx, w *work, c *Contact, listID string, subscribed bool, at time.Time) (changed bool, err error) {
-	changed, err = tx.SetSubscription(ctx, listID, c.ID, subscribed, at)
-	if err != nil || !changed {
-		return changed, err
+	ch, err := e.setSubscriptions(ctx, tx, w, []SubscriptionChange{{ListID: listID, ContactID: c.ID, Subscribed: subscribed}},
+		[]*Contact{c}, at)
+	return err == nil && ch[0], err
+}
+
+// setSubscriptions is setSubscription for many changes (contacts[i] is
+// the contact of changes[i]), in one statement per kind when no list and
+// contact pair repeats, else one by one in order.
+func (e *Engine) setSubscriptions(ctx context.Context, tx Tx, w *work, changes []SubscriptionChange, contacts []*Contact, at time.Time) ([]bool, error) {
+	if len(changes) == 0 {
+		return nil, nil
 	}
-	name := SubOptoutFinalized
-	if subscribed {
-		name = SubOptinFinalized
+	changed := make([]bool, len(changes))
+	seen := make(map[[2]string]bool, len(changes))
+	for _, ch := range changes {
+		seen[[2]string{ch.ListID, ch.ContactID}] = true
 	}
-	return true, e.publish(ctx, tx, w, name, c, listID, nil, at)
+	var err error
+	if len(seen) == len(changes) {
+		changed, err = tx.SetSubscriptions(ctx, changes, at)
+	} else {
+		for i, ch := range changes {
+			if changed[i], err = tx.SetSubscription(ctx, ch.ListID, ch.ContactID, ch.Subscribed, at); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, ch := range changes {
+		if !changed[i] {
+			continue
+		}
+		name := SubOptoutFinalized
+		if ch.Subscribed {
+			name = SubOptinFinalized
+		}
+		if err := e.publish(ctx, tx, w, name, contacts[i], ch.ListID, nil, at); err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
 }
 
 // publishEvent publishes what a recorded event means to subscriptions:

@@ -78,19 +78,9 @@ func emailKey(email string) string { return strings.ToLower(email) }
 
 // InsertContact inserts c unless its id or email (case-insensitively)
 // exists, and reports whether it did.
-func (r *repo) InsertContact(ctx context.Context, c *engine.Contact) (inserted bool, err error) {
-	err = r.atomic(ctx, func(ctx context.Context, r *repo) error {
-		res, err := r.conn(ctx).NewInsert().Model(newContactRow(c)).On("CONFLICT DO NOTHING").Exec(ctx)
-		if err != nil {
-			return wrap(err, "insert contact %s", c.ID)
-		}
-		n, err := affected(res)
-		if inserted = n > 0; err != nil || !inserted {
-			return wrap(err, "insert contact %s", c.ID)
-		}
-		return r.syncDates(ctx, c) // storage/scheduler.go
-	})
-	return inserted, err
+func (r *repo) InsertContact(ctx context.Context, c *engine.Contact) (bool, error) {
+	ok, err := r.InsertContacts(ctx, []*engine.Contact{c})
+	return err == nil && ok[0], err
 }
 
 // GetContact returns a contact by id.

@@ -12,12 +12,8 @@ import (
 // InsertDelivery inserts d unless its id exists, and reports whether it
 // did.
 func (r *repo) InsertDelivery(ctx context.Context, d *engine.Delivery) (bool, error) {
-	res, err := r.conn(ctx).NewInsert().Model(newDeliveryRow(d)).On("CONFLICT DO NOTHING").Exec(ctx)
-	if err != nil {
-		return false, wrap(err, "insert delivery %s", d.ID)
-	}
-	n, err := affected(res)
-	return n > 0, wrap(err, "insert delivery %s", d.ID)
+	ok, err := r.InsertDeliveries(ctx, []*engine.Delivery{d})
+	return err == nil && ok[0], err
 }
 
 // GetDelivery returns a delivery by id.
@@ -57,8 +53,7 @@ WHERE id = ? AND status = 'pending' AND attempts = ?`,
 // already has an attempt with that number, engine.ErrNotFound if the
 // delivery does not exist). Bodies are stored as bytes, exactly.
 func (r *repo) InsertAttempt(ctx context.Context, a *engine.Attempt) error {
-	_, err := r.conn(ctx).NewInsert().Model(newAttemptRow(a)).Exec(ctx)
-	return wrap(err, "insert attempt %d of delivery %s", a.Number, a.DeliveryID)
+	return r.InsertAttempts(ctx, []*engine.Attempt{a})
 }
 
 // ListDeliveries returns one page of deliveries, newest first: those

@@ -12,12 +12,8 @@ import (
 // InsertRun inserts r unless a run with its id, or with the same scenario,
 // contact and entry key, exists, and reports whether it did.
 func (r *repo) InsertRun(ctx context.Context, run *engine.Run) (bool, error) {
-	res, err := r.conn(ctx).NewInsert().Model(newRunRow(run)).On("CONFLICT DO NOTHING").Exec(ctx)
-	if err != nil {
-		return false, wrap(err, "insert run %s", run.ID)
-	}
-	n, err := affected(res)
-	return n > 0, wrap(err, "insert run %s", run.ID)
+	in, err := r.InsertRuns(ctx, []*engine.Run{run})
+	return len(in) > 0, err
 }
 
 // GetRun returns a run by id.

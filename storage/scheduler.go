@@ -16,18 +16,23 @@ func (r *repo) syncDates(ctx context.Context, c *engine.Contact) error {
 	if _, err := db.NewDelete().TableExpr("contact_dates").Where("contact_id = ?", c.ID).Exec(ctx); err != nil {
 		return wrap(err, "clear dates of contact %s", c.ID)
 	}
-	var rows []contactDateRow
+	rows := appendDates(nil, c)
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := db.NewInsert().Model(&rows).Exec(ctx)
+	return wrap(err, "write dates of contact %s", c.ID)
+}
+
+// appendDates appends the contact_dates rows of c's dates to rows.
+func appendDates(rows []contactDateRow, c *engine.Contact) []contactDateRow {
 	for name, v := range c.Dates {
 		if _, err := time.Parse(time.DateOnly, v); err != nil {
 			continue // validated on input; a stray value is simply not scheduled
 		}
 		rows = append(rows, contactDateRow{ContactID: c.ID, Name: name, MonthDay: v[5:], Date: v})
 	}
-	if len(rows) == 0 {
-		return nil
-	}
-	_, err := db.NewInsert().Model(&rows).Exec(ctx)
-	return wrap(err, "write dates of contact %s", c.ID)
+	return rows
 }
 
 // contactDateRow is a row of contact_dates.

@@ -1,0 +1,279 @@
+package storage
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/sluicehq/sluice/engine"
+)
+
+// The many-rows forms of the engine's hot writes and reads: each is one
+// statement whatever the number of rows, so a batch of events or of step
+// outcomes costs a handful of round trips instead of a handful per row.
+
+// GetContactsByEmail returns the contacts with any of the emails
+// (case-insensitively), in no particular order.
+func (r *repo) GetContactsByEmail(ctx context.Context, emails []string) ([]*engine.Contact, error) {
+	if len(emails) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(emails))
+	for i, e := range emails {
+		keys[i] = emailKey(e)
+	}
+	var rows []contactRow
+	if err := r.conn(ctx).NewSelect().Model(&rows).Where("email_key IN (?)", bun.In(keys)).Scan(ctx); err != nil {
+		return nil, wrap(err, "get %d contacts by email", len(emails))
+	}
+	out := make([]*engine.Contact, len(rows))
+	for i := range rows {
+		out[i] = rows[i].contact()
+	}
+	return out, nil
+}
+
+// InsertContacts inserts the contacts whose id and email (case-insensitively)
+// are new, with their dates, and reports for each whether it did.
+func (r *repo) InsertContacts(ctx context.Context, cs []*engine.Contact) ([]bool, error) {
+	inserted := make([]bool, len(cs))
+	if len(cs) == 0 {
+		return inserted, nil
+	}
+	err := r.atomic(ctx, func(ctx context.Context, r *repo) error {
+		rows := make([]contactRow, len(cs))
+		for i, c := range cs {
+			rows[i] = *newContactRow(c)
+		}
+		var ids []string
+		err := r.conn(ctx).NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids)
+		if err != nil {
+			return wrap(err, "insert %d contacts", len(cs))
+		}
+		var dates []contactDateRow
+		for i, ok := range markInserted(ids, cs, func(c *engine.Contact) string { return c.ID }) {
+			inserted[i] = ok
+			if ok {
+				dates = appendDates(dates, cs[i])
+			}
+		}
+		if len(dates) == 0 {
+			return nil
+		}
+		_, err = r.conn(ctx).NewInsert().Model(&dates).Exec(ctx)
+		return wrap(err, "write dates of %d contacts", len(cs))
+	})
+	return inserted, err
+}
+
+// markInserted tells, for each item, whether its id is among ids (the
+// RETURNING of a multi-row INSERT … ON CONFLICT DO NOTHING). An id twice
+// in items is marked once, for its first item: that is the row that went in.
+func markInserted[T any](ids []string, items []T, id func(T) string) []bool {
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	out := make([]bool, len(items))
+	for i, it := range items {
+		if k := id(it); set[k] {
+			out[i] = true
+			delete(set, k)
+		}
+	}
+	return out
+}
+
+// SetSubscriptions applies list subscription changes — each (list,
+// contact) pair at most once — in at most two statements, and reports for
+// each whether it changed anything. A list or contact that does not exist
+// is engine.ErrNotFound.
+func (r *repo) SetSubscriptions(ctx context.Context, changes []engine.SubscriptionChange, at time.Time) ([]bool, error) {
+	out := make([]bool, len(changes))
+	var subs, unsubs []int
+	for i, ch := range changes {
+		if ch.Subscribed {
+			subs = append(subs, i)
+		} else {
+			unsubs = append(unsubs, i)
+		}
+	}
+	type pair struct {
+		ListID    string `bun:"list_id"`
+		ContactID string `bun:"contact_id"`
+	}
+	mark := func(idx []int, got []pair) {
+		set := make(map[pair]bool, len(got))
+		for _, p := range got {
+			set[p] = true
+		}
+		for _, i := range idx {
+			out[i] = set[pair{changes[i].ListID, changes[i].ContactID}]
+		}
+	}
+	err := r.atomic(ctx, func(ctx context.Context, r *repo) error {
+		if len(subs) > 0 {
+			var q strings.Builder
+			args := make([]any, 0, 3*len(subs))
+			q.WriteString("INSERT INTO list_subscriptions (list_id, contact_id, status, subscribed_at, unsubscribed_at) VALUES ")
+			for n, i := range subs {
+				if n > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString("(?, ?, 'subscribed', ?, NULL)")
+				args = append(args, changes[i].ListID, changes[i].ContactID, ut(at))
+			}
+			q.WriteString(` ON CONFLICT (list_id, contact_id) DO UPDATE
+SET status = 'subscribed', subscribed_at = excluded.subscribed_at, unsubscribed_at = NULL
+WHERE list_subscriptions.status <> 'subscribed' RETURNING list_id, contact_id`)
+			var got []pair
+			if err := r.conn(ctx).NewRaw(q.String(), args...).Scan(ctx, &got); err != nil {
+				return wrap(err, "subscribe %d contacts", len(subs))
+			}
+			mark(subs, got)
+		}
+		if len(unsubs) > 0 {
+			var q strings.Builder
+			args := make([]any, 0, 1+2*len(unsubs))
+			args = append(args, ut(at))
+			q.WriteString("UPDATE list_subscriptions SET status = 'unsubscribed', unsubscribed_at = ? WHERE status = 'subscribed' AND (")
+			for n, i := range unsubs {
+				if n > 0 {
+					q.WriteString(" OR ")
+				}
+				q.WriteString("(list_id = ? AND contact_id = ?)")
+				args = append(args, changes[i].ListID, changes[i].ContactID)
+			}
+			q.WriteString(") RETURNING list_id, contact_id")
+			var got []pair
+			if err := r.conn(ctx).NewRaw(q.String(), args...).Scan(ctx, &got); err != nil {
+				return wrap(err, "unsubscribe %d contacts", len(unsubs))
+			}
+			mark(unsubs, got)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// InsertRuns inserts the runs whose id, and whose scenario, contact and
+// entry key, are new, and returns those it inserted, in input order.
+func (r *repo) InsertRuns(ctx context.Context, runs []*engine.Run) ([]*engine.Run, error) {
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	rows := make([]runRow, len(runs))
+	for i, run := range runs {
+		rows[i] = *newRunRow(run)
+	}
+	var ids []string
+	err := r.conn(ctx).NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids)
+	if err != nil {
+		return nil, wrap(err, "insert %d runs", len(runs))
+	}
+	return keepInserted(runs, markInserted(ids, runs, func(r *engine.Run) string { return r.ID })), nil
+}
+
+// keepInserted returns the items marked true, in order.
+func keepInserted[T any](items []T, ok []bool) []T {
+	out := make([]T, 0, len(items))
+	for i, it := range items {
+		if ok[i] {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// CompleteRuns marks completed those of the runs that are active and have
+// no pending step left.
+func (r *repo) CompleteRuns(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := r.conn(ctx).ExecContext(ctx, `UPDATE runs SET status = 'completed'
+WHERE id IN (?) AND status = 'active'
+AND NOT EXISTS (SELECT 1 FROM steps WHERE steps.run_id = runs.id AND steps.status = 'pending')`, bun.In(ids))
+	return wrap(err, "complete %d runs", len(ids))
+}
+
+// FinishSteps moves those of the steps that are pending to done at at and
+// returns their ids; the others (finished meanwhile, or deleted) are left
+// alone.
+func (r *repo) FinishSteps(ctx context.Context, ids []string, at time.Time) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var done []string
+	err := r.conn(ctx).NewRaw(`UPDATE steps SET status = 'done', error = '', done_at = ?
+WHERE id IN (?) AND status = 'pending' RETURNING id`, ut(at), bun.In(ids)).Scan(ctx, &done)
+	return done, wrap(err, "finish %d steps", len(ids))
+}
+
+// InsertDeliveries inserts the deliveries whose id is new and reports for
+// each whether it did.
+func (r *repo) InsertDeliveries(ctx context.Context, ds []*engine.Delivery) ([]bool, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	rows := make([]deliveryRow, len(ds))
+	for i, d := range ds {
+		rows[i] = *newDeliveryRow(d)
+	}
+	var ids []string
+	err := r.conn(ctx).NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids)
+	if err != nil {
+		return nil, wrap(err, "insert %d deliveries", len(ds))
+	}
+	return markInserted(ids, ds, func(d *engine.Delivery) string { return d.ID }), nil
+}
+
+// InsertAttempts inserts attempts in one statement (engine.ErrConflict if
+// a delivery already has an attempt with that number).
+func (r *repo) InsertAttempts(ctx context.Context, as []*engine.Attempt) error {
+	if len(as) == 0 {
+		return nil
+	}
+	rows := make([]attemptRow, len(as))
+	for i, a := range as {
+		rows[i] = *newAttemptRow(a)
+	}
+	_, err := r.conn(ctx).NewInsert().Model(&rows).Exec(ctx)
+	return wrap(err, "insert %d attempts", len(as))
+}
+
+// stepLoadRow is a step with its contact and event, read in one query.
+type stepLoadRow struct {
+	stepRow `bun:",extend"`
+	Contact *contactRow `bun:"rel:belongs-to,join:contact_id=id"`
+	Event   *eventRow   `bun:"rel:belongs-to,join:event_id=id"`
+}
+
+// LoadSteps returns the steps with the ids, each with its contact and
+// event, in one query. Missing steps are left out; a step whose contact or
+// event is missing has nil there.
+func (r *repo) LoadSteps(ctx context.Context, ids []string) ([]engine.StepLoad, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []stepLoadRow
+	err := r.conn(ctx).NewSelect().Model(&rows).Relation("Contact").Relation("Event").
+		Where("st.id IN (?)", bun.In(ids)).Scan(ctx)
+	if err != nil {
+		return nil, wrap(err, "load %d steps", len(ids))
+	}
+	out := make([]engine.StepLoad, len(rows))
+	for i := range rows {
+		st := rows[i].step()
+		out[i].Step = &st
+		if c := rows[i].Contact; c != nil && c.ID != "" {
+			out[i].Contact = c.contact()
+		}
+		if ev := rows[i].Event; ev != nil && ev.ID != "" {
+			out[i].Event = ev.event()
+		}
+	}
+	return out, nil
+}

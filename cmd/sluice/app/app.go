@@ -260,6 +260,20 @@ func (a *App) runWorker(ctx context.Context) error {
 	return nil
 }
 
+// queueLatency is how long the oldest task waiting in Sluice's queue has
+// waited (0 when the queue is empty or Redis cannot say). A row due less
+// than that long ago may still have its task in the queue, so the sweeper
+// leaves it alone: under a backlog it would otherwise re-enqueue, one round
+// trip each, thousands of rows whose tasks are merely waiting their turn.
+// After a flush the queue is empty and every overdue row is swept.
+func (a *App) queueLatency() time.Duration {
+	info, err := a.insp.GetQueueInfo(tasks.QueueName)
+	if err != nil {
+		return 0 // no queue yet, or Redis away: sweep as usual
+	}
+	return info.Latency
+}
+
 func (a *App) runSweeper(ctx context.Context) error {
 	t := time.NewTicker(a.cfg.SweepInterval)
 	defer t.Stop()
@@ -269,7 +283,7 @@ func (a *App) runSweeper(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			n, err := a.Engine.Sweep(ctx, a.cfg.SweepGrace)
+			n, err := a.Engine.Sweep(ctx, a.cfg.SweepGrace+a.queueLatency())
 			if err != nil && !errors.Is(err, context.Canceled) {
 				a.log.Warn("sweep", "err", err)
 			} else if n > 0 {

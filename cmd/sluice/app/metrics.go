@@ -35,8 +35,9 @@ type metrics struct {
 
 var _ engine.Metrics = (*metrics)(nil)
 
-// newMetrics registers Sluice's metrics, Go's and the process's.
-func newMetrics(st *storage.Store, insp *asynq.Inspector, clock engine.Clock, log *slog.Logger) *metrics {
+// newMetrics registers Sluice's metrics, Go's and the process's. trips
+// counts the process's Redis round trips.
+func newMetrics(st *storage.Store, trips *tripCounter, insp *asynq.Inspector, clock engine.Clock, log *slog.Logger) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -61,7 +62,18 @@ func newMetrics(st *storage.Store, insp *asynq.Inspector, clock engine.Clock, lo
 			Help: "How far behind the clock the date-trigger scheduler's last completed pass was.",
 		}),
 	}
-	m.reg.MustRegister(m.deliveries, m.latency, m.runs, m.dateTicks, m.dateLag,
+	// The two work counters are read from counters the store and the Redis
+	// client keep anyway, so that a benchmark can divide them by deliveries
+	// from outside the process (cmd/sluice-bench).
+	statements := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sluice_sql_statements_total",
+		Help: "SQL statements this process sent to the database (BEGIN, COMMIT and ROLLBACK included).",
+	}, func() float64 { return float64(st.Statements()) })
+	roundTrips := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sluice_redis_round_trips_total",
+		Help: "Round trips this process made to Redis: one per command, one per pipeline.",
+	}, func() float64 { return float64(trips.n.Load()) })
+	m.reg.MustRegister(m.deliveries, m.latency, m.runs, m.dateTicks, m.dateLag, statements, roundTrips,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&gauges{st: st, insp: insp, clock: clock, log: log})
 	for _, o := range []string{"accepted", "retry", "failed"} { // present from the start, at 0

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/uptrace/bun/driver/pgdriver"
+)
+
+// settle is how long a measurement waits after the last webhook arrived
+// before reading the counters: Sluice commits a delivery's outcome just
+// after the receiver has answered.
+const settle = 200 * time.Millisecond
+
+// settings is what a benchmark does, from the flags.
+type settings struct {
+	N, Clients, Batch, Runs int
+	Rate                    float64 // events/s; 0: full speed
+	Stacks                  []string
+	PgURL                   string
+	RedisURL                string // with its database number
+	Sluice                  string // binary; "" builds ./cmd/sluice
+	Timeout                 time.Duration
+	Idle                    time.Duration
+	JSON                    bool
+}
+
+// load is the traffic of every measurement.
+func (s settings) load() load {
+	return load{n: s.N, clients: s.Clients, batch: s.Batch, rate: s.Rate}
+}
+
+// unreachableError says PostgreSQL or Redis did not answer.
+type unreachableError struct {
+	what, url, flag string
+	err             error
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("%s at %s is not reachable (start it, or point %s at one): %v", e.what, e.url, e.flag, e.err)
+}
+
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// services are the PostgreSQL and Redis the benchmark uses.
+type services struct {
+	pg       *sql.DB // nil when no stack needs PostgreSQL
+	pgURL    string
+	rdb      *redis.Client
+	redisURL string
+	redisDB  int
+}
+
+// connect checks that Redis (always: the floor runs on it) and PostgreSQL
+// (when a stack needs it) answer.
+func connect(ctx context.Context, s settings) (*services, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	opt, err := redis.ParseURL(s.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("-redis: %w", err)
+	}
+	svc := &services{rdb: redis.NewClient(opt), redisURL: s.RedisURL, redisDB: opt.DB, pgURL: s.PgURL}
+	if err := svc.rdb.Ping(ctx).Err(); err != nil {
+		svc.close()
+		return nil, &unreachableError{"Redis", redact(s.RedisURL), "-redis or SLUICE_TEST_REDIS_URL", err}
+	}
+	if !slices.Contains(s.Stacks, stackPostgres) {
+		return svc, nil
+	}
+	svc.pg = sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(s.PgURL)))
+	if err := svc.pg.PingContext(ctx); err != nil {
+		svc.close()
+		return nil, &unreachableError{"PostgreSQL", redact(s.PgURL), "-pg or SLUICE_TEST_DATABASE_URL", err}
+	}
+	return svc, nil
+}
+
+func (svc *services) close() {
+	svc.rdb.Close()
+	if svc.pg != nil {
+		svc.pg.Close()
+	}
+}
+
+// redisCalls is how many commands the Redis server has run, all clients
+// and databases together.
+func (svc *services) redisCalls(ctx context.Context) (uint64, error) {
+	info, err := svc.rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO commandstats: %w", err)
+	}
+	n, err := sumCalls(info)
+	// Redis counts a command once it has run, so this INFO shows up in
+	// the next one: leave it out.
+	return n - 1, err
+}
+
+// commandsPerDelivery sets res's Redis commands per delivery from the
+// count before the window (calls0), and warns when other clients were busy
+// on the server meanwhile: INFO commandstats counts their commands too.
+func (svc *services) commandsPerDelivery(ctx context.Context, res *result, calls0 uint64, window time.Duration) error {
+	calls1, err := svc.redisCalls(ctx)
+	if err != nil {
+		return err
+	}
+	res.Figures[figRedisCmds] = perDelivery(float64(calls1-calls0), *res)
+	list, err := svc.rdb.ClientList(ctx).Result()
+	if err != nil {
+		return fmt.Errorf("redis CLIENT LIST: %w", err)
+	}
+	if n := activeElsewhere(list, svc.redisDB, window); n > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf(
+			"%d other Redis clients (on other databases) were active during the load: Redis commands per delivery counts their commands too", n))
+	}
+	return nil
+}
+
+// stackEnv prepares a stack for one Sluice process and returns its
+// SLUICE_* variables and what undoes the preparation. postgres+redis gets
+// a fresh schema (its URL's search_path) and the flushed Redis database;
+// embedded needs nothing.
+func (svc *services) stackEnv(ctx context.Context, stack string) (env []string, cleanup func(), err error) {
+	if stack == stackEmbedded {
+		return nil, func() {}, nil
+	}
+	if err := svc.rdb.FlushDB(ctx).Err(); err != nil {
+		return nil, nil, fmt.Errorf("flush redis: %w", err)
+	}
+	schema := fmt.Sprintf("sluice_bench_%d", time.Now().UnixNano())
+	if _, err := svc.pg.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return nil, nil, fmt.Errorf("create schema: %w", err)
+	}
+	cleanup = func() {
+		// Also after Ctrl-C: ctx is cancelled by then.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := svc.pg.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			fmt.Fprintf(os.Stderr, "sluice-bench: drop schema %s: %v\n", schema, err)
+		}
+	}
+	u, err := url.Parse(svc.pgURL)
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("-pg: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return []string{"SLUICE_DATABASE_URL=" + u.String(), "SLUICE_REDIS_URL=" + svc.redisURL}, cleanup, nil
+}
+
+// bench runs measurements.
+type bench struct {
+	s        settings
+	svc      *services
+	rc       *receiver
+	bin      string
+	tmp      string
+	progress io.Writer
+}
+
+// run measures the floor and every stack s.Runs times, alternating, and
+// returns the report; each run's table is written to out as it completes
+// (unless s.JSON).
+func (b *bench) run(ctx context.Context, out io.Writer) (report, error) {
+	rep := report{Settings: b.s.summary()}
+	for r := 1; r <= b.s.Runs; r++ {
+		fl, err := b.measureFloor(ctx, r)
+		if err != nil {
+			return rep, fmt.Errorf("run %d, floor: %w", r, err)
+		}
+		results := []result{fl}
+		for _, stack := range b.s.Stacks {
+			res, err := b.measureSluice(ctx, r, stack)
+			if err != nil {
+				return rep, fmt.Errorf("run %d, %s: %w", r, stack, err)
+			}
+			res.Figures[figRatio] = res.Figures[figPerSec] / fl.Figures[figPerSec]
+			results = append(results, res)
+		}
+		rep.Runs = append(rep.Runs, results...)
+		for _, res := range results {
+			for _, w := range res.Warnings {
+				fmt.Fprintf(b.progress, "warning: run %d, %s: %s\n", r, res.Stack, w)
+			}
+		}
+		if !b.s.JSON {
+			writeTable(out, fmt.Sprintf("run %d of %d", r, b.s.Runs), results)
+		}
+	}
+	rep.Median = medians(rep.Runs)
+	return rep, nil
+}
+
+// measureFloor measures the bare asynq server.
+func (b *bench) measureFloor(ctx context.Context, run int) (result, error) {
+	fmt.Fprintf(b.progress, "run %d: floor…\n", run)
+	f, err := startFloor(ctx, b.svc.redisURL, b.rc.url)
+	if err != nil {
+		return result{}, err
+	}
+	defer f.close()
+	calls0, err := b.svc.redisCalls(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	began := time.Now()
+	res, err := b.measure(ctx, run, "floor", f.send)
+	if err != nil {
+		return res, err
+	}
+	return res, b.svc.commandsPerDelivery(ctx, &res, calls0, time.Since(began))
+}
+
+// measureSluice starts a fresh `sluice serve` on stack, sets up the
+// scenario, lets it idle, then measures it.
+func (b *bench) measureSluice(ctx context.Context, run int, stack string) (result, error) {
+	fmt.Fprintf(b.progress, "run %d: %s…\n", run, stack)
+	env, cleanup, err := b.svc.stackEnv(ctx, stack)
+	if err != nil {
+		return result{}, err
+	}
+	defer cleanup()
+	p, err := startSluice(ctx, b.bin, b.tmp, env, b.s.Clients)
+	if err != nil {
+		return result{}, err
+	}
+	defer p.shutdown()
+	if err := p.waitReady(ctx, time.Minute); err != nil {
+		return result{}, err
+	}
+	listID, err := p.setUp(ctx, b.rc.url)
+	if err != nil {
+		return result{}, err
+	}
+	if err := sleep(ctx, b.s.Idle); err != nil {
+		return result{}, err
+	}
+	idle, err := readMemory(p.pid())
+	if err != nil {
+		return result{}, err
+	}
+	res, err := b.measureProcess(ctx, run, stack, p, listID)
+	if err != nil {
+		select {
+		case <-p.exited: // the real reason
+			return res, p.failed()
+		default:
+			return res, err
+		}
+	}
+	end, err := readMemory(p.pid())
+	if err != nil {
+		return res, err
+	}
+	res.Figures[figIdleRSS] = mib(idle.RSS)
+	res.Figures[figPeakRSS] = mib(end.Peak)
+	return res, nil
+}
+
+// measureProcess measures a ready Sluice: its counters before and after
+// the load give the work per delivery.
+func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sluiceProc, listID string) (result, error) {
+	realRedis := stack != stackEmbedded // the in-process one is not on our server
+	var calls0 uint64
+	if realRedis {
+		var err error
+		if calls0, err = b.svc.redisCalls(ctx); err != nil {
+			return result{}, err
+		}
+	}
+	c0, err := p.counters(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	began := time.Now()
+	res, err := b.measure(ctx, run, stack, p.sender(listID, b.s.Batch))
+	if err != nil {
+		return res, err
+	}
+	c1, err := p.counters(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Figures[figCPU] = perDelivery(float64((c1.cpu - c0.cpu).Microseconds()), res)
+	res.Figures[figSQL] = perDelivery(c1.statements-c0.statements, res)
+	res.Figures[figTrips] = perDelivery(c1.roundTrips-c0.roundTrips, res)
+	if realRedis {
+		return res, b.svc.commandsPerDelivery(ctx, &res, calls0, time.Since(began))
+	}
+	return res, nil
+}
+
+// measure drives the load through send and waits for its webhooks:
+// deliveries/s from the first event sent to the last webhook received, and
+// the latency percentiles.
+func (b *bench) measure(ctx context.Context, run int, stack string, send sendFunc) (result, error) {
+	b.rc.expect(b.s.N)
+	start, err := b.s.load().drive(ctx, send)
+	if err != nil {
+		return result{}, err
+	}
+	if err := b.rc.wait(ctx, b.s.Timeout); err != nil {
+		return result{}, err
+	}
+	if err := sleep(ctx, settle); err != nil {
+		return result{}, err
+	}
+	d := b.rc.result()
+	if d.unstamped > 0 {
+		return result{}, fmt.Errorf("%d webhooks carried no extra.sent_at", d.unstamped)
+	}
+	res := result{Run: run, Stack: stack, Figures: map[string]float64{
+		figDeliveries: float64(d.count),
+		figPerSec:     float64(d.count) / d.last.Sub(start).Seconds(),
+		figP50:        ms(percentile(d.latencies, 50)),
+		figP95:        ms(percentile(d.latencies, 95)),
+		figP99:        ms(percentile(d.latencies, 99)),
+	}}
+	fmt.Fprintf(b.progress, "  %.0f deliveries/s, p99 %.1f ms\n", res.Figures[figPerSec], res.Figures[figP99])
+	return res, nil
+}
+
+func perDelivery(total float64, res result) float64 { return total / res.Figures[figDeliveries] }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func mib(bytes uint64) float64 { return float64(bytes) / (1 << 20) }
+
+// sleep waits d or until ctx is cancelled.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// redact hides a URL's password.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Redacted()
+}

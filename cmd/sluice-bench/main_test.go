@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// requireServices skips the test when PostgreSQL or Redis is unreachable,
+// or fails it in CI, where they must be there.
+func requireServices(t *testing.T) {
+	t.Helper()
+	s, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := connect(context.Background(), s)
+	var unreachable *unreachableError
+	switch {
+	case errors.As(err, &unreachable) && os.Getenv("CI") != "true":
+		t.Skip(err)
+	case err != nil:
+		t.Fatal(err)
+	}
+	svc.close()
+}
+
+// TestBench runs the whole benchmark small, at full speed on both stacks
+// and paced in batches on PostgreSQL + Redis, and checks that every figure
+// is there and sane.
+func TestBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Sluice twice per case")
+	}
+	requireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin, err := buildSluice(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	tests := []struct {
+		name   string
+		args   []string
+		stacks []string
+		rate   float64
+	}{
+		{"full speed", []string{"-stacks", "postgres+redis,embedded"}, []string{stackPostgres, stackEmbedded}, 0},
+		{"paced batches", []string{"-stacks", "postgres+redis", "-rate", "500", "-batch", "4"}, []string{stackPostgres}, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"-n", "200", "-runs", "1", "-idle", "1s", "-timeout", "30s", "-json", "-sluice", bin}, tt.args...)
+			var out, progress bytes.Buffer
+			if err := runCLI(ctx, args, &out, &progress); err != nil {
+				t.Fatalf("%v\nprogress:\n%s", err, &progress)
+			}
+			var rep report
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatalf("JSON output: %v\n%s", err, &out)
+			}
+			if len(rep.Runs) != 1+len(tt.stacks) || len(rep.Median) != len(rep.Runs) {
+				t.Fatalf("%d results and %d medians, want %d each:\n%s", len(rep.Runs), len(rep.Median), 1+len(tt.stacks), &out)
+			}
+			for i, res := range rep.Runs {
+				want := "floor"
+				if i > 0 {
+					want = tt.stacks[i-1]
+				}
+				if res.Stack != want {
+					t.Errorf("result %d is %s, want %s", i, res.Stack, want)
+				}
+				checkFigures(t, res, n, tt.rate)
+			}
+		})
+	}
+}
+
+// checkFigures checks that a result has the figures its stack measures,
+// with sane values.
+func checkFigures(t *testing.T, res result, n int, rate float64) {
+	t.Helper()
+	f := res.Figures
+	positive := []string{figPerSec, figP50, figP95, figP99}
+	switch res.Stack {
+	case "floor":
+		positive = append(positive, figRedisCmds)
+	case stackPostgres:
+		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figRedisCmds, figTrips, figSQL)
+	case stackEmbedded:
+		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figTrips, figSQL)
+		if _, ok := f[figRedisCmds]; ok {
+			t.Errorf("%s: Redis commands measured on the in-process Redis", res.Stack)
+		}
+	}
+	if f[figDeliveries] != float64(n) {
+		t.Errorf("%s: %v deliveries, want %d", res.Stack, f[figDeliveries], n)
+	}
+	for _, k := range positive {
+		if v, ok := f[k]; !ok || !(v > 0) {
+			t.Errorf("%s: %s = %v (present: %t), want > 0", res.Stack, k, v, ok)
+		}
+	}
+	if !(f[figP50] <= f[figP95] && f[figP95] <= f[figP99]) {
+		t.Errorf("%s: percentiles out of order: %v %v %v", res.Stack, f[figP50], f[figP95], f[figP99])
+	}
+	if f[figPeakRSS] < f[figIdleRSS] {
+		t.Errorf("%s: peak RSS %v below idle RSS %v", res.Stack, f[figPeakRSS], f[figIdleRSS])
+	}
+	// Paced, nothing can deliver faster than events are sent.
+	if rate > 0 && f[figPerSec] > rate*1.1 {
+		t.Errorf("%s: %v deliveries/s paced at %v events/s", res.Stack, f[figPerSec], rate)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	t.Setenv("SLUICE_TEST_REDIS_URL", "")
+	t.Setenv("SLUICE_TEST_DATABASE_URL", "")
+	s, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.N != 5000 || s.Clients != 16 || s.Rate != 0 || s.Batch != 1 || s.Runs != 3 ||
+		strings.Join(s.Stacks, ",") != "postgres+redis,embedded" || s.RedisURL != "redis://127.0.0.1:6379/14" ||
+		s.PgURL != "postgres://postgres@127.0.0.1:5432/test?sslmode=disable" {
+		t.Errorf("defaults: %+v", s)
+	}
+	for _, args := range [][]string{
+		{"-stacks", "mysql"}, {"-stacks", "embedded,embedded"}, {"-stacks", ""},
+		{"-batch", "0"}, {"-batch", "1001"}, {"-n", "0"}, {"-rate", "-1"}, {"extra"},
+	} {
+		if _, err := parseFlags(args, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestBenchRedisURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://127.0.0.1:6379":                     "redis://127.0.0.1:6379/14",
+		"redis://127.0.0.1:6379/":                    "redis://127.0.0.1:6379/14",
+		"redis://127.0.0.1:6379/3":                   "redis://127.0.0.1:6379/3",
+		"redis://:pw@127.0.0.1:6379?dial_timeout=3s": "redis://:pw@127.0.0.1:6379/14?dial_timeout=3s",
+		"rediss://example.org:6380/":                 "rediss://example.org:6380/14",
+		"redis://127.0.0.1:6379/notanumber":          "",
+	} {
+		got, err := benchRedisURL(in)
+		if (err != nil) != (want == "") || got != want && want != "" {
+			t.Errorf("benchRedisURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// Figure keys: the names in -json output.
+const (
+	figDeliveries = "deliveries"
+	figPerSec     = "deliveries_per_s"
+	figRatio      = "ratio_to_floor"
+	figP50        = "latency_p50_ms"
+	figP95        = "latency_p95_ms"
+	figP99        = "latency_p99_ms"
+	figCPU        = "cpu_us_per_delivery"
+	figIdleRSS    = "idle_rss_mib"
+	figPeakRSS    = "peak_rss_mib"
+	figRedisCmds  = "redis_commands_per_delivery"
+	figTrips      = "redis_round_trips_per_delivery"
+	figSQL        = "sql_statements_per_delivery"
+)
+
+// figure is a row of the table.
+type figure struct {
+	key, label, format string
+}
+
+// figures are the table's rows, in order.
+var figures = []figure{
+	{figDeliveries, "deliveries", "%.0f"},
+	{figPerSec, "deliveries/s", "%.0f"},
+	{figRatio, "ratio to floor", "%.3f"},
+	{figP50, "latency p50 (ms)", "%.1f"},
+	{figP95, "latency p95 (ms)", "%.1f"},
+	{figP99, "latency p99 (ms)", "%.1f"},
+	{figCPU, "CPU per delivery (µs)", "%.0f"},
+	{figIdleRSS, "idle RSS (MiB)", "%.1f"},
+	{figPeakRSS, "peak RSS (MiB)", "%.1f"},
+	{figRedisCmds, "Redis commands per delivery", "%.2f"},
+	{figTrips, "Redis round trips per delivery", "%.2f"},
+	{figSQL, "SQL statements per delivery", "%.2f"},
+}
+
+// result is one measurement: the floor or a stack in one run. A figure
+// that does not apply (the floor's RSS, the embedded stack's Redis
+// commands) is absent.
+type result struct {
+	Run     int                `json:"run"` // 0 for a median
+	Stack   string             `json:"stack"`
+	Figures map[string]float64 `json:"figures"`
+	// Warnings say why a figure may be off.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// summary is the part of the settings a report shows.
+type summary struct {
+	N       int      `json:"n"`
+	Clients int      `json:"clients"`
+	Rate    float64  `json:"rate"`
+	Batch   int      `json:"batch"`
+	Runs    int      `json:"runs"`
+	Stacks  []string `json:"stacks"`
+}
+
+func (s settings) summary() summary {
+	return summary{N: s.N, Clients: s.Clients, Rate: s.Rate, Batch: s.Batch, Runs: s.Runs, Stacks: s.Stacks}
+}
+
+// String describes the load in one line.
+func (s summary) String() string {
+	pace := "full speed"
+	if s.Rate > 0 {
+		pace = fmt.Sprintf("paced at %g events/s", s.Rate)
+	}
+	return fmt.Sprintf("%d events per measurement, %d clients, %s, %d per request, %d runs, stacks %s",
+		s.N, s.Clients, pace, s.Batch, s.Runs, strings.Join(s.Stacks, ", "))
+}
+
+// report is a whole benchmark: every run, and the medians.
+type report struct {
+	Settings summary  `json:"settings"`
+	Runs     []result `json:"runs"`
+	Median   []result `json:"median"`
+}
+
+// medians returns, for each stack (the floor first, then in the order of
+// runs), the median of each figure over the runs.
+func medians(runs []result) []result {
+	var order []string
+	values := map[string]map[string][]float64{} // stack → figure → values
+	for _, r := range runs {
+		if values[r.Stack] == nil {
+			order = append(order, r.Stack)
+			values[r.Stack] = map[string][]float64{}
+		}
+		for k, v := range r.Figures {
+			values[r.Stack][k] = append(values[r.Stack][k], v)
+		}
+	}
+	out := make([]result, 0, len(order))
+	for _, stack := range order {
+		m := result{Stack: stack, Figures: map[string]float64{}}
+		for k, vs := range values[stack] {
+			m.Figures[k] = median(vs)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// writeTable writes results as an aligned table under title: a row per
+// figure, a column per stack, "-" where a figure does not apply.
+func writeTable(w io.Writer, title string, results []result) {
+	rows := [][]string{{""}}
+	for _, r := range results {
+		rows[0] = append(rows[0], r.Stack)
+	}
+	for _, f := range figures {
+		row := []string{f.label}
+		for _, r := range results {
+			cell := "-"
+			if v, ok := r.Figures[f.key]; ok {
+				cell = fmt.Sprintf(f.format, v)
+			}
+			row = append(row, cell)
+		}
+		rows = append(rows, row)
+	}
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, cell := range row {
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	fmt.Fprintln(w, title)
+	for _, row := range rows {
+		line := pad(row[0], widths[0], false) // labels left, figures right
+		for i, cell := range row[1:] {
+			line += "  " + pad(cell, widths[i+1], true)
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, r := range results {
+		for _, warning := range r.Warnings {
+			fmt.Fprintf(w, "warning: %s: %s\n", r.Stack, warning)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// pad pads s with spaces to width runes, on the left when right is set.
+func pad(s string, width int, right bool) string {
+	fill := strings.Repeat(" ", width-utf8.RuneCountInString(s))
+	if right {
+		return fill + s
+	}
+	return s + fill
+}
+
+// writeJSON writes the report as indented JSON.
+func writeJSON(w io.Writer, rep report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}

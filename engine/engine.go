@@ -92,9 +92,11 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// batchLanes is how many batches of one kind may be in flight at once: two
-// keep the database busy while the next batch gathers.
-const batchLanes = 2
+// batchLanes is how many batches of one kind may be in flight at once.
+// One: while a batch commits the next one gathers, so batches grow with
+// the load. Two lanes measured the same throughput on two cores with half
+// the batch size, so twice the statements per delivery.
+const batchLanes = 1
 
 // maxStepBatch caps the steps read or committed together.
 const maxStepBatch = 500

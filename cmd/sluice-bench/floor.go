@@ -16,7 +16,7 @@ import (
 
 // Floor settings: those of Sluice's worker (cmd/sluice/app runWorker).
 const (
-	floorConcurrency = 20
+	floorConcurrency = 64
 	floorQueue       = "floor"
 	floorTaskType    = "floor:post"
 )

@@ -56,7 +56,7 @@ func (rc *countingReceiver) wait(tb testing.TB, timeout time.Duration) {
 
 const (
 	benchClients     = 16
-	benchConcurrency = 20
+	benchConcurrency = 64
 )
 
 // parallel runs fn(i) for i in [0,n) on benchClients goroutines.

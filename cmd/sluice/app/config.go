@@ -40,7 +40,9 @@ type Config struct {
 	// addresses (SLUICE_ALLOW_PRIVATE_TARGETS). Defaults to false.
 	AllowPrivateTargets bool
 	// Concurrency is how many tasks a worker runs at once
-	// (SLUICE_WORKER_CONCURRENCY). Defaults to 20.
+	// (SLUICE_WORKER_CONCURRENCY). Defaults to 64: a task mostly waits
+	// (for the HTTP answer, for its batch's commit), and more tasks in
+	// flight make bigger batches.
 	Concurrency int
 	// SweepInterval is how often the sweeper looks for due work whose task
 	// went missing (SLUICE_SWEEP_INTERVAL). Defaults to 2s.
@@ -86,7 +88,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("SLUICE_SECRET_KEY: %w", err)
 		}
 	}
-	if c.Concurrency, err = parseInt("SLUICE_WORKER_CONCURRENCY", getenv("SLUICE_WORKER_CONCURRENCY"), 20, 1, 1000); err != nil {
+	if c.Concurrency, err = parseInt("SLUICE_WORKER_CONCURRENCY", getenv("SLUICE_WORKER_CONCURRENCY"), 64, 1, 1000); err != nil {
 		return c, err
 	}
 	if c.BodyLimit, err = parseInt("SLUICE_BODY_LIMIT", getenv("SLUICE_BODY_LIMIT"), 1<<20, 1024, 1<<30); err != nil {

@@ -93,6 +93,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.postgres = true
 		s.pgOpts = opts
 	} else {
+		configureSQLite()
 		sqldb, err := sql.Open(sqliteshim.ShimName, sqliteDSN(cfg.URL))
 		if err != nil {
 			return nil, fmt.Errorf("storage: open sqlite: %w", err)

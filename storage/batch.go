@@ -47,13 +47,20 @@ func (r *repo) InsertContacts(ctx context.Context, cs []*engine.Contact) ([]bool
 		for i, c := range cs {
 			rows[i] = *newContactRow(c)
 		}
-		var ids []string
-		err := r.conn(ctx).NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids)
+		var got []struct {
+			ID       string `bun:"id"`
+			EmailKey string `bun:"email_key"`
+		}
+		err := r.conn(ctx).NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id, email_key").Scan(ctx, &got)
 		if err != nil {
 			return wrap(err, "insert %d contacts", len(cs))
 		}
+		keys := make([]string, len(got))
+		for i, g := range got {
+			keys[i] = rowKey(g.ID, g.EmailKey)
+		}
 		var dates []contactDateRow
-		for i, ok := range markInserted(ids, cs, func(c *engine.Contact) string { return c.ID }) {
+		for i, ok := range markInserted(keys, cs, func(c *engine.Contact) string { return rowKey(c.ID, emailKey(c.Email)) }) {
 			inserted[i] = ok
 			if ok {
 				dates = appendDates(dates, cs[i])
@@ -68,17 +75,19 @@ func (r *repo) InsertContacts(ctx context.Context, cs []*engine.Contact) ([]bool
 	return inserted, err
 }
 
-// markInserted tells, for each item, whether its id is among ids (the
-// RETURNING of a multi-row INSERT … ON CONFLICT DO NOTHING). An id twice
-// in items is marked once, for its first item: that is the row that went in.
-func markInserted[T any](ids []string, items []T, id func(T) string) []bool {
-	set := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		set[id] = true
+// markInserted tells, for each item, whether its key is among keys (the
+// RETURNING of a multi-row INSERT … ON CONFLICT DO NOTHING). A key is
+// every unique column of the row (rowKey), so that of two items sharing an
+// id the one that went in is found; two items with the same key are the
+// same row, marked once.
+func markInserted[T any](keys []string, items []T, key func(T) string) []bool {
+	set := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		set[k] = true
 	}
 	out := make([]bool, len(items))
 	for i, it := range items {
-		if k := id(it); set[k] {
+		if k := key(it); set[k] {
 			out[i] = true
 			delete(set, k)
 		}
@@ -86,10 +95,14 @@ func markInserted[T any](ids []string, items []T, id func(T) string) []bool {
 	return out
 }
 
+// rowKey joins a row's unique columns into one comparable key.
+func rowKey(cols ...string) string { return strings.Join(cols, "\x00") }
+
 // SetSubscriptions applies list subscription changes — each (list,
 // contact) pair at most once — in at most two statements, and reports for
-// each whether it changed anything. A list or contact that does not exist
-// is engine.ErrNotFound.
+// each whether it changed anything. Subscribing to a list or a contact that
+// does not exist is engine.ErrNotFound; unsubscribing from one changes
+// nothing.
 func (r *repo) SetSubscriptions(ctx context.Context, changes []engine.SubscriptionChange, at time.Time) ([]bool, error) {
 	out := make([]bool, len(changes))
 	var subs, unsubs []int
@@ -168,12 +181,19 @@ func (r *repo) InsertRuns(ctx context.Context, runs []*engine.Run) ([]*engine.Ru
 	for i, run := range runs {
 		rows[i] = *newRunRow(run)
 	}
-	var ids []string
-	err := r.conn(ctx).NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids)
+	var got []runRow
+	err := r.conn(ctx).NewInsert().Model(&rows).On("CONFLICT DO NOTHING").
+		Returning("id, scenario_id, contact_id, entry_key").Scan(ctx, &got)
 	if err != nil {
 		return nil, wrap(err, "insert %d runs", len(runs))
 	}
-	return keepInserted(runs, markInserted(ids, runs, func(r *engine.Run) string { return r.ID })), nil
+	keys := make([]string, len(got))
+	for i, g := range got {
+		keys[i] = rowKey(g.ID, g.ScenarioID, g.ContactID, g.EntryKey)
+	}
+	return keepInserted(runs, markInserted(keys, runs, func(r *engine.Run) string {
+		return rowKey(r.ID, r.ScenarioID, r.ContactID, r.EntryKey)
+	})), nil
 }
 
 // keepInserted returns the items marked true, in order.

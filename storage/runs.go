@@ -51,23 +51,16 @@ func (r *repo) InsertSteps(ctx context.Context, steps []*engine.Step) ([]*engine
 	for i, s := range steps {
 		rows[i] = newStepRow(s)
 	}
-	var ids []string
-	err := r.conn(ctx).NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &ids)
+	var got []stepRow
+	err := r.conn(ctx).NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id, run_id, node_id").Scan(ctx, &got)
 	if err != nil {
 		return nil, wrap(err, "insert %d steps", len(steps))
 	}
-	inserted := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		inserted[id] = true
+	keys := make([]string, len(got))
+	for i, g := range got {
+		keys[i] = rowKey(g.ID, g.RunID, g.NodeID)
 	}
-	out := make([]*engine.Step, 0, len(ids))
-	for _, s := range steps {
-		if inserted[s.ID] {
-			out = append(out, s)
-			delete(inserted, s.ID) // a duplicate id in the input was inserted once
-		}
-	}
-	return out, nil
+	return keepInserted(steps, markInserted(keys, steps, func(s *engine.Step) string { return rowKey(s.ID, s.RunID, s.NodeID) })), nil
 }
 
 // GetStep returns a step by id.

@@ -1,0 +1,899 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/engine/webhook"
+	"github.com/sluicehq/sluice/nodes"
+	"github.com/sluicehq/sluice/storage"
+	"github.com/sluicehq/sluice/storage/storagetest"
+)
+
+// Group commit (engine/batch.go): step reads, step outcomes and Ingest
+// calls gathered into batches. The tests hold a batch inside the store
+// until the callers they need have queued behind it, so which calls share
+// a batch is decided by the test, not by timing.
+
+// The engine's batcher settings (engine.go), which the tests check.
+const (
+	lanes        = 1   // batchLanes: batches of one kind in flight at once
+	maxStepBatch = 500 // the most step reads (or outcomes) in one batch
+)
+
+// gate holds the calls of one store method until it is opened.
+type gate struct {
+	open    chan struct{}
+	mu      sync.Mutex
+	n       int           // calls that came
+	changed chan struct{} // closed when n changes
+}
+
+func newGate() *gate { return &gate{open: make(chan struct{}), changed: make(chan struct{})} }
+
+// pass counts a call and waits until the gate opens.
+func (g *gate) pass() {
+	g.mu.Lock()
+	g.n++
+	close(g.changed)
+	g.changed = make(chan struct{})
+	g.mu.Unlock()
+	<-g.open
+}
+
+// wait reports whether n calls have come to the gate, waiting up to 10 s
+// for them.
+func (g *gate) wait(n int) bool {
+	timeout := time.After(10 * time.Second)
+	for {
+		g.mu.Lock()
+		got, changed := g.n, g.changed
+		g.mu.Unlock()
+		if got >= n {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return false
+		}
+	}
+}
+
+// spyStore is a store that records the calls the engine makes per batch
+// (a LoadSteps call is one batch of step reads, a FinishSteps call one of
+// step outcomes, a GetContactsByEmail call one try of a batch of events),
+// counts those in flight, and holds them at a gate when asked to.
+type spyStore struct {
+	engine.Store // nil: LoadSteps finds nothing, and nothing else may be called
+
+	mu    sync.Mutex
+	calls map[string][][]string
+	busy  map[string]int
+	peaks map[string]int
+	gates map[string]*gate
+}
+
+func newSpy(st engine.Store) *spyStore {
+	return &spyStore{Store: st, calls: map[string][][]string{}, busy: map[string]int{}, peaks: map[string]int{},
+		gates: map[string]*gate{}}
+}
+
+// enter records a call of method with args, waits at its gate if there is
+// one, and returns what to call when the call is over.
+func (s *spyStore) enter(method string, args []string) (leave func()) {
+	s.mu.Lock()
+	s.calls[method] = append(s.calls[method], slices.Clone(args))
+	s.busy[method]++
+	s.peaks[method] = max(s.peaks[method], s.busy[method])
+	g := s.gates[method]
+	s.mu.Unlock()
+	if g != nil {
+		g.pass()
+	}
+	return func() {
+		s.mu.Lock()
+		s.busy[method]--
+		s.mu.Unlock()
+	}
+}
+
+// hold makes the calls of method wait at a new gate until release.
+func (s *spyStore) hold(method string) *gate {
+	g := newGate()
+	s.mu.Lock()
+	s.gates[method] = g
+	s.mu.Unlock()
+	return g
+}
+
+// release lets the held calls of method go on, and the next ones pass.
+func (s *spyStore) release(method string) {
+	s.mu.Lock()
+	g := s.gates[method]
+	delete(s.gates, method)
+	s.mu.Unlock()
+	close(g.open)
+}
+
+// releaseAll opens every gate still held (a test that stopped early).
+func (s *spyStore) releaseAll() {
+	s.mu.Lock()
+	held := s.gates
+	s.gates = map[string]*gate{}
+	s.mu.Unlock()
+	for _, g := range held {
+		close(g.open)
+	}
+}
+
+// recorded returns the arguments of each call of method so far.
+func (s *spyStore) recorded(method string) [][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls[method])
+}
+
+// peak returns the most calls of method that were in flight at once.
+func (s *spyStore) peak(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peaks[method]
+}
+
+// InTx is recorded before the transaction begins (a held InTx holds no
+// connection), and its transaction is spied on too.
+func (s *spyStore) InTx(ctx context.Context, fn func(ctx context.Context, tx engine.Tx) error) error {
+	defer s.enter("InTx", nil)()
+	return s.Store.InTx(ctx, func(ctx context.Context, tx engine.Tx) error { return fn(ctx, spyTx{Tx: tx, s: s}) })
+}
+
+func (s *spyStore) LoadSteps(ctx context.Context, ids []string) ([]engine.StepLoad, error) {
+	defer s.enter("LoadSteps", ids)()
+	if s.Store == nil {
+		return nil, nil
+	}
+	return s.Store.LoadSteps(ctx, ids)
+}
+
+// spyTx is a transaction of a spyStore.
+type spyTx struct {
+	engine.Tx
+	s *spyStore
+}
+
+func (tx spyTx) GetContactsByEmail(ctx context.Context, emails []string) ([]*engine.Contact, error) {
+	defer tx.s.enter("GetContactsByEmail", emails)()
+	return tx.Tx.GetContactsByEmail(ctx, emails)
+}
+
+func (tx spyTx) InsertContacts(ctx context.Context, cs []*engine.Contact) ([]bool, error) {
+	emails := make([]string, len(cs))
+	for i, c := range cs {
+		emails[i] = c.Email
+	}
+	defer tx.s.enter("InsertContacts", emails)()
+	return tx.Tx.InsertContacts(ctx, cs)
+}
+
+func (tx spyTx) FinishSteps(ctx context.Context, ids []string, at time.Time) ([]string, error) {
+	defer tx.s.enter("FinishSteps", ids)()
+	return tx.Tx.FinishSteps(ctx, ids, at)
+}
+
+// memQueue is an in-memory engine.Queue that only records what it is given.
+type memQueue struct {
+	mu         sync.Mutex
+	steps      []string
+	deliveries []string
+}
+
+func (q *memQueue) EnqueueStep(_ context.Context, id string, _ time.Time) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.steps = append(q.steps, id)
+	return nil
+}
+
+func (q *memQueue) EnqueueDelivery(_ context.Context, id string, _ time.Time) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.deliveries = append(q.deliveries, id)
+	return nil
+}
+
+func (q *memQueue) enqueued() (steps, deliveries []string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.steps), slices.Clone(q.deliveries)
+}
+
+// fakeSender accepts every delivery with a 200 and counts the tries per
+// delivery; before, when set, runs first (to make tries meet or wait).
+type fakeSender struct {
+	mu     sync.Mutex
+	sent   map[string]int
+	before func(d *engine.Delivery)
+}
+
+func (f *fakeSender) Send(_ context.Context, d *engine.Delivery, _ string) engine.SendOutcome {
+	f.mu.Lock()
+	f.sent[d.ID]++
+	before := f.before
+	f.mu.Unlock()
+	if before != nil {
+		before(d)
+	}
+	return engine.SendOutcome{Accepted: true, Attempt: engine.Attempt{URL: d.URL, Method: d.Method, StatusCode: 200, DurationMS: 1}}
+}
+
+func (f *fakeSender) setBefore(fn func(d *engine.Delivery)) {
+	f.mu.Lock()
+	f.before = fn
+	f.mu.Unlock()
+}
+
+func (f *fakeSender) tries(deliveryID string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sent[deliveryID]
+}
+
+// meet pairs goroutines by key: arrive returns once two have come with the
+// same key, true for the second.
+type meet struct {
+	mu    sync.Mutex
+	first map[string]chan struct{}
+}
+
+func (m *meet) arrive(key string) (second bool) {
+	m.mu.Lock()
+	if ch, ok := m.first[key]; ok {
+		delete(m.first, key)
+		m.mu.Unlock()
+		close(ch)
+		return true
+	}
+	ch := make(chan struct{})
+	if m.first == nil {
+		m.first = map[string]chan struct{}{}
+	}
+	m.first[key] = ch
+	m.mu.Unlock()
+	<-ch
+	return false
+}
+
+// rig is an engine on a spied store (st, or none when st is nil), an
+// in-memory queue, a fake sender and an injected clock, with no workers:
+// the test runs the steps.
+type rig struct {
+	*bundle
+	spy    *spyStore
+	queue  *memQueue
+	sender *fakeSender
+}
+
+func newRig(t *testing.T, st *storage.Store) *rig {
+	t.Helper()
+	var inner engine.Store
+	if st != nil {
+		inner = st
+	}
+	r := &rig{spy: newSpy(inner), queue: &memQueue{}, sender: &fakeSender{sent: map[string]int{}}}
+	t.Cleanup(r.spy.releaseAll)
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	reg := engine.NewRegistry()
+	nodes.Register(reg)
+	e, err := engine.New(engine.Config{Store: r.spy, Queue: r.queue, Sender: r.sender, Registry: reg, Clock: clk,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewSecret: webhook.NewSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.bundle = &bundle{e: e, st: st, clock: clk}
+	return r
+}
+
+// signupHook is "signup → send_webhook".
+func signupHook() engine.Graph {
+	return engine.Graph{Nodes: []engine.Node{node("t1", "signup", `{}`), hookNode("w1", "https://example.org/hook")},
+		Edges: []engine.Edge{{From: "t1", To: "w1"}}}
+}
+
+// countRows runs a SELECT COUNT(*) query.
+func countRows(t *testing.T, st *storage.Store, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := st.DB().NewRaw(query, args...).Scan(context.Background(), &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// goroutineID returns the id of the calling goroutine.
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	return strings.Fields(string(buf))[1] // "goroutine 12 [running]:"
+}
+
+// parked counts the goroutines started by goroutine creator that are
+// blocked on a channel inside engine method fn: callers waiting for their
+// batch after having joined its queue.
+func parked(creator, fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	top := "github.com/sluicehq/sluice/engine.(*Engine)." + fn + "("
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		header, frames, _ := strings.Cut(g, "\n")
+		if (strings.Contains(header, "[chan receive") || strings.Contains(header, "[select")) &&
+			strings.HasPrefix(frames, top) && strings.Contains(frames, " in goroutine "+creator+"\n") {
+			n++
+		}
+	}
+	return n
+}
+
+// waitParked waits until n goroutines that the calling goroutine started
+// are parked in engine method fn.
+func waitParked(t *testing.T, fn string, n int) {
+	t.Helper()
+	me := goroutineID()
+	waitFor(t, fmt.Sprintf("%d callers waiting in %s", n, fn), func() bool { return parked(me, fn) >= n })
+}
+
+// TestBatcher drives the batcher of step reads (each LoadSteps call is one
+// of its batches): a lone read runs at once in a batch of its own; reads
+// from many goroutines are each read exactly once, in batches no larger
+// than the cap, by at most `lanes` batches at a time; and the lanes are
+// free again afterwards.
+func TestBatcher(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	ctx := context.Background()
+	if err := r.e.RunStep(ctx, "stp_lone"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]string{{"stp_lone"}}, r.spy.recorded("LoadSteps")); diff != "" {
+		t.Fatalf("a lone read (-want +got):\n%s", diff)
+	}
+
+	// The lanes held with their first batch, then every other read queued
+	// behind them: more than a full batch is waiting.
+	const n = 1600
+	g := r.spy.hold("LoadSteps")
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- r.e.RunStep(ctx, fmt.Sprintf("stp_%04d", i)) }()
+	}
+	if !g.wait(lanes) {
+		t.Fatalf("%d lanes never started", lanes)
+	}
+	waitParked(t, "loadStep", n)
+	r.spy.release("LoadSteps")
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	batches := r.spy.recorded("LoadSteps")[1:]
+	seen := map[string]int{}
+	largest := 0
+	for _, b := range batches {
+		largest = max(largest, len(b))
+		for _, id := range b {
+			seen[id]++
+		}
+	}
+	if largest > maxStepBatch {
+		t.Errorf("a batch of %d reads; the cap is %d", largest, maxStepBatch)
+	}
+	// At most lanes*500 reads were in the held batches, so at least 600
+	// were queued: the next batch is a full one.
+	if largest != maxStepBatch {
+		t.Errorf("largest batch %d reads; want a full batch of %d", largest, maxStepBatch)
+	}
+	for i := range n {
+		if id := fmt.Sprintf("stp_%04d", i); seen[id] != 1 {
+			t.Errorf("%s read %d times", id, seen[id])
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct reads, want %d", len(seen), n)
+	}
+	if p := r.spy.peak("LoadSteps"); p != lanes {
+		t.Errorf("%d batches in flight at most; want %d (the lanes)", p, lanes)
+	}
+	t.Logf("%d reads in %d batches", n, len(batches))
+
+	// The lanes were given back: a lone read still runs.
+	done := make(chan error, 1)
+	go func() { done <- r.e.RunStep(ctx, "stp_after") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a read after the burst never ran: a lane was not given back")
+	}
+	all := r.spy.recorded("LoadSteps")
+	if diff := cmp.Diff([]string{"stp_after"}, all[len(all)-1]); diff != "" {
+		t.Errorf("the read after the burst (-want +got):\n%s", diff)
+	}
+}
+
+// TestBatchIngestConcurrent: 200 concurrent Ingest calls, 50 of them for
+// an email another call has too (in another case), committed mostly in one
+// merged batch: each call gets its own event and the right contact, there
+// is one contact per email, each contact enters the signup scenario once,
+// and the counters agree.
+func TestBatchIngestConcurrent(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		ctx := context.Background()
+		sc := r.activate(t, signupHook(), false)
+		list, err := r.e.CreateList(ctx, "News")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const distinct, repeats = 150, 50
+		var emails []string
+		for i := range distinct {
+			emails = append(emails, fmt.Sprintf("user%03d@example.org", i))
+		}
+		for i := range repeats {
+			emails = append(emails, fmt.Sprintf("USER%03d@Example.ORG", 3*i))
+		}
+		results := make([][]engine.IngestResult, len(emails))
+		errs := make([]error, len(emails))
+		g := r.spy.hold("InTx")
+		var wg sync.WaitGroup
+		for i, email := range emails {
+			wg.Go(func() {
+				results[i], errs[i] = r.e.Ingest(ctx, []engine.EventInput{{Type: "signup", Email: email, ListID: list.ID}})
+			})
+		}
+		if !g.wait(lanes) {
+			t.Fatal("the lanes never started")
+		}
+		waitParked(t, "Ingest", len(emails))
+		r.spy.release("InTx")
+		wg.Wait()
+
+		contactOfEmail := map[string]string{} // lower-case email → contact id
+		eventIDs := map[string]bool{}
+		for i, email := range emails {
+			if errs[i] != nil || len(results[i]) != 1 || results[i][0].Err != nil {
+				t.Fatalf("Ingest %s = %+v, %v", email, results[i], errs[i])
+			}
+			res := results[i][0]
+			if res.EventID == "" || res.ContactID == "" || eventIDs[res.EventID] {
+				t.Errorf("Ingest %s: event %q (already seen: %v), contact %q", email, res.EventID, eventIDs[res.EventID], res.ContactID)
+			}
+			eventIDs[res.EventID] = true
+			key := strings.ToLower(email)
+			if id, ok := contactOfEmail[key]; ok && id != res.ContactID {
+				t.Errorf("%s: contact %s, and %s for the same email in another call", email, res.ContactID, id)
+			}
+			contactOfEmail[key] = res.ContactID
+			ev, err := st.GetEvent(ctx, res.EventID)
+			if err != nil || ev.Type != "signup" || ev.ContactID != res.ContactID || ev.ListID != list.ID {
+				t.Errorf("event of %s: %+v, %v; want a signup of contact %s to %s", email, ev, err, res.ContactID, list.ID)
+			}
+		}
+		seenContacts := map[string]bool{}
+		for email, id := range contactOfEmail {
+			if seenContacts[id] {
+				t.Errorf("contact %s has two emails", id)
+			}
+			seenContacts[id] = true
+			if c, err := r.e.FindContact(ctx, email); err != nil || c.ID != id {
+				t.Errorf("FindContact(%s) = %+v, %v; want %s", email, c, err, id)
+			}
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM contacts"); got != distinct {
+			t.Errorf("%d contacts, want %d", got, distinct)
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM list_subscriptions WHERE list_id = ? AND status = 'subscribed'", list.ID); got != distinct {
+			t.Errorf("%d subscribers, want %d", got, distinct)
+		}
+		var runs []struct {
+			ContactID string `bun:"contact_id"`
+			N         int    `bun:"n"`
+		}
+		if err := st.DB().NewRaw("SELECT contact_id, COUNT(*) AS n FROM runs WHERE scenario_id = ? GROUP BY contact_id", sc.ID).Scan(ctx, &runs); err != nil {
+			t.Fatal(err)
+		}
+		for _, run := range runs {
+			if run.N != 1 || !seenContacts[run.ContactID] {
+				t.Errorf("contact %s entered %d times (one of the ingested contacts: %v)", run.ContactID, run.N, seenContacts[run.ContactID])
+			}
+		}
+		if len(runs) != distinct {
+			t.Errorf("%d contacts entered, want %d", len(runs), distinct)
+		}
+		stats := r.stats(t, sc.ID)
+		if stats["t1"].Reached != distinct || stats["w1"].Reached != distinct {
+			t.Errorf("reached: t1 %d, w1 %d; want %d each", stats["t1"].Reached, stats["w1"].Reached, distinct)
+		}
+		steps, _ := r.queue.enqueued()
+		slices.Sort(steps)
+		var pending []string
+		if err := st.DB().NewRaw("SELECT id FROM steps WHERE scenario_id = ? AND status = 'pending' ORDER BY id", sc.ID).Scan(ctx, &pending); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(pending, steps); diff != "" || len(steps) != distinct {
+			t.Errorf("enqueued steps are not the %d pending ones (-pending +enqueued):\n%s", distinct, diff)
+		}
+		largest := 0
+		for _, b := range r.spy.recorded("GetContactsByEmail") {
+			largest = max(largest, len(b))
+		}
+		if largest > engine.MaxBatch {
+			t.Errorf("a batch read %d emails; the cap is %d events", largest, engine.MaxBatch)
+		}
+		if largest < 2 {
+			t.Errorf("no batch read more than one email: the calls were not merged")
+		}
+		r.checkRebuild(t, sc.ID, 1)
+	})
+}
+
+// TestBatchIngestContactRace: two engines on one database (two
+// processes) whose batches create the same contact at the same time (on
+// PostgreSQL both read it missing before either inserts it): the batch
+// that loses runs again and finds it, so both calls get the one contact,
+// which enters once.
+func TestBatchIngestContactRace(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r1, r2 := newRig(t, st), newRig(t, st)
+		ctx := context.Background()
+		sc := r1.activate(t, signupHook(), false)
+		g1, g2 := r1.spy.hold("InsertContacts"), r2.spy.hold("InsertContacts")
+		results := make([][]engine.IngestResult, 2)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			results[0], errs[0] = r1.e.Ingest(ctx, []engine.EventInput{{Type: "signup", Email: "race@example.org"}})
+		})
+		if !g1.wait(1) {
+			t.Fatal("the first batch never came to insert its contact")
+		}
+		wg.Go(func() {
+			results[1], errs[1] = r2.e.Ingest(ctx, []engine.EventInput{{Type: "signup", Email: "Race@Example.org"}})
+		})
+		if st.Postgres() {
+			if !g2.wait(1) { // it read the contact missing too
+				t.Fatal("the second batch never came to insert its contact")
+			}
+		} else {
+			waitParked(t, "Ingest", 2) // SQLite: it waits for the one connection
+		}
+		r1.spy.release("InsertContacts")
+		r2.spy.release("InsertContacts")
+		wg.Wait()
+		for i := range 2 {
+			if errs[i] != nil || len(results[i]) != 1 || results[i][0].Err != nil {
+				t.Fatalf("Ingest %d = %+v, %v", i, results[i], errs[i])
+			}
+		}
+		if a, b := results[0][0].ContactID, results[1][0].ContactID; a != b {
+			t.Errorf("contacts %s and %s for the same email", a, b)
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM contacts"); got != 1 {
+			t.Errorf("%d contacts, want 1", got)
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM runs WHERE scenario_id = ?", sc.ID); got != 1 {
+			t.Errorf("%d runs, want 1", got)
+		}
+		if s := r1.stats(t, sc.ID); s["t1"].Reached != 1 || s["w1"].Reached != 1 {
+			t.Errorf("reached: t1 %d, w1 %d; want 1 each", s["t1"].Reached, s["w1"].Reached)
+		}
+		want := 2 // one read per batch
+		if st.Postgres() {
+			want = 3 // and the loser's second try
+		}
+		if got := len(r1.spy.recorded("GetContactsByEmail")) + len(r2.spy.recorded("GetContactsByEmail")); got != want {
+			t.Errorf("%d contact reads, want %d", got, want)
+		}
+	})
+}
+
+// TestBatchIngestInvalidList: events for a missing list, alone in a call
+// or beside a valid event, merged in one batch with valid calls: each is
+// refused in its own call's results, and everything else is stored.
+func TestBatchIngestInvalidList(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		ctx := context.Background()
+		list, err := r.e.CreateList(ctx, "News")
+		if err != nil {
+			t.Fatal(err)
+		}
+		signup := func(email, listID string) engine.EventInput {
+			return engine.EventInput{Type: "signup", Email: email, ListID: listID}
+		}
+		type call struct {
+			name   string
+			events []engine.EventInput
+			want   []string // per event: "ok" or the field of the InvalidError
+		}
+		var calls []call
+		for i := range lanes + 20 { // the first ones hold the lanes
+			calls = append(calls, call{fmt.Sprintf("valid %d", i), []engine.EventInput{signup(fmt.Sprintf("v%02d@example.org", i), list.ID)}, []string{"ok"}})
+		}
+		// Queued behind the lanes, so in one batch together.
+		late := []call{
+			{"missing list", []engine.EventInput{signup("bad@example.org", "lst_missing")}, []string{"list_id"}},
+			{"mixed", []engine.EventInput{signup("m1@example.org", list.ID), signup("m2@example.org", "lst_missing")}, []string{"ok", "list_id"}},
+			{"last", []engine.EventInput{signup("last@example.org", list.ID)}, []string{"ok"}},
+		}
+		results := make([][]engine.IngestResult, len(calls)+len(late))
+		errs := make([]error, len(results))
+		g := r.spy.hold("InTx")
+		var wg sync.WaitGroup
+		for i, c := range append(slices.Clone(calls), late...) {
+			if i == len(calls) {
+				waitParked(t, "Ingest", len(calls))
+			}
+			wg.Go(func() { results[i], errs[i] = r.e.Ingest(ctx, c.events) })
+			if i < lanes && !g.wait(i+1) {
+				t.Fatalf("lane %d never started", i+1)
+			}
+		}
+		waitParked(t, "Ingest", len(calls)+len(late))
+		r.spy.release("InTx")
+		wg.Wait()
+
+		calls = append(calls, late...)
+		stored := 0
+		for i, c := range calls {
+			if errs[i] != nil || len(results[i]) != len(c.want) {
+				t.Errorf("%s: Ingest = %+v, %v", c.name, results[i], errs[i])
+				continue
+			}
+			for j, want := range c.want {
+				res := results[i][j]
+				if want == "ok" {
+					if res.Err != nil || res.EventID == "" || res.ContactID == "" {
+						t.Errorf("%s, event %d: %+v; want it stored", c.name, j, res)
+					}
+					stored++
+					continue
+				}
+				var inv *engine.InvalidError
+				if !errors.As(res.Err, &inv) || inv.Field != want || res.EventID != "" || res.ContactID != "" {
+					t.Errorf("%s, event %d: %+v; want it refused on %s", c.name, j, res, want)
+				}
+			}
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM events WHERE type = 'signup'"); got != stored {
+			t.Errorf("%d signups stored, want %d", got, stored)
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM list_subscriptions WHERE list_id = ?", list.ID); got != stored {
+			t.Errorf("%d subscriptions, want %d", got, stored)
+		}
+		for _, email := range []string{"bad@example.org", "m2@example.org"} {
+			if _, err := r.e.FindContact(ctx, email); !errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("FindContact(%s) of a refused event: %v, want ErrNotFound", email, err)
+			}
+		}
+		merged := slices.ContainsFunc(r.spy.recorded("GetContactsByEmail"), func(emails []string) bool {
+			return slices.Contains(emails, "m1@example.org") && slices.Contains(emails, "last@example.org")
+		})
+		if !merged {
+			t.Errorf("the late calls were not merged: %v", r.spy.recorded("GetContactsByEmail"))
+		}
+	})
+}
+
+// TestBatchIngestFallback: a call whose event cannot be stored fails the
+// merged transaction; each call is then tried alone, so only that call
+// gets the error and the calls merged with it are stored.
+func TestBatchIngestFallback(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		ctx := context.Background()
+		var emails []string
+		for i := range lanes { // they hold the lanes
+			emails = append(emails, fmt.Sprintf("lane%d@example.org", i))
+		}
+		late := []string{"good1@example.org", "bad@example.org", "good2@example.org"}
+		emails = append(emails, late...)
+		results := make([][]engine.IngestResult, len(emails))
+		errs := make([]error, len(emails))
+		g := r.spy.hold("InTx")
+		var wg sync.WaitGroup
+		for i, email := range emails {
+			ev := engine.EventInput{Type: "signup", Email: email}
+			if strings.HasPrefix(email, "bad") {
+				ev.Data = map[string]any{"x": math.NaN()} // no JSON for it
+			}
+			wg.Go(func() { results[i], errs[i] = r.e.Ingest(ctx, []engine.EventInput{ev}) })
+			if i < lanes && !g.wait(i+1) {
+				t.Fatalf("lane %d never started", i+1)
+			}
+		}
+		waitParked(t, "Ingest", len(emails))
+		r.spy.release("InTx")
+		wg.Wait()
+		for i, email := range emails {
+			if email == "bad@example.org" {
+				if errs[i] == nil {
+					t.Errorf("Ingest %s = %+v; want an error", email, results[i])
+				}
+				if _, err := r.e.FindContact(ctx, email); !errors.Is(err, engine.ErrNotFound) {
+					t.Errorf("FindContact(%s) of the failed call: %v, want ErrNotFound", email, err)
+				}
+				continue
+			}
+			if errs[i] != nil || len(results[i]) != 1 || results[i][0].Err != nil || results[i][0].EventID == "" {
+				t.Errorf("Ingest %s = %+v, %v; want it stored", email, results[i], errs[i])
+				continue
+			}
+			if c, err := r.e.FindContact(ctx, email); err != nil || c.ID != results[i][0].ContactID {
+				t.Errorf("FindContact(%s) = %+v, %v; want %s", email, c, err, results[i][0].ContactID)
+			}
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM events WHERE type = 'signup'"); got != len(emails)-1 {
+			t.Errorf("%d signups stored, want %d", got, len(emails)-1)
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM contacts"); got != len(emails)-1 {
+			t.Errorf("%d contacts, want %d", got, len(emails)-1)
+		}
+		// The late calls were tried together once, then one by one.
+		merged := slices.ContainsFunc(r.spy.recorded("GetContactsByEmail"), func(emails []string) bool {
+			for _, e := range late {
+				if !slices.Contains(emails, e) {
+					return false
+				}
+			}
+			return true
+		})
+		if !merged {
+			t.Errorf("no merged try of the late calls: %q", r.spy.recorded("GetContactsByEmail"))
+		}
+	})
+}
+
+// TestBatchRunStep runs steps from several goroutines at once: the same
+// step twice with both outcomes in one batch; the same step on two engines
+// (two workers) whose batches commit side by side; and many steps each run
+// twice at once. Each step commits once: one delivery, one attempt, its
+// counters counted once, and every run completed.
+func TestBatchRunStep(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r, r2 := newRig(t, st), newRig(t, st)
+		ctx := context.Background()
+		sc := r.activate(t, signupHook(), false)
+		const n = 24
+		var evs []engine.EventInput
+		for i := range n {
+			evs = append(evs, engine.EventInput{Type: "signup", Email: fmt.Sprintf("s%02d@example.org", i)})
+		}
+		r.ingest(t, evs...)
+		steps, _ := r.queue.enqueued()
+		if len(steps) != n {
+			t.Fatalf("%d steps enqueued, want %d", len(steps), n)
+		}
+		errs := make(chan error, 2*n)
+		running := 0
+		run := func(r *rig, id string) {
+			running++
+			go func() { errs <- r.e.RunStep(ctx, id) }()
+		}
+		// finish waits for the steps running to return.
+		finish := func() {
+			t.Helper()
+			for ; running > 0; running-- {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		sends := map[string]int{} // tries expected per step
+
+		// The same step twice in one batch: the lanes are held with a
+		// batch of their own while its two outcomes queue behind them.
+		holders, dup := steps[:lanes], steps[lanes]
+		g := r.spy.hold("InTx")
+		for i, id := range holders {
+			run(r, id)
+			sends[id] = 1
+			if !g.wait(i + 1) {
+				t.Fatalf("lane %d never started", i+1)
+			}
+		}
+		run(r, dup)
+		run(r, dup)
+		sends[dup] = 2
+		waitParked(t, "RunStep", lanes+2)
+		r.spy.release("InTx")
+		finish()
+		together := slices.ContainsFunc(r.spy.recorded("FinishSteps"), func(ids []string) bool {
+			return slices.Equal(ids, []string{dup, dup})
+		})
+		if !together {
+			t.Errorf("the two outcomes of %s were not committed in one batch: %v", dup, r.spy.recorded("FinishSteps"))
+		}
+
+		// The same step on two engines, whose batches commit side by side
+		// once both have read it pending and sent its webhook.
+		race := steps[lanes+1]
+		g1, g2 := r.spy.hold("InTx"), r2.spy.hold("InTx")
+		run(r, race)
+		run(r2, race)
+		sends[race] = 2
+		if !g1.wait(1) || !g2.wait(1) {
+			t.Fatal("the two outcomes of one step never came to commit")
+		}
+		r.spy.release("InTx")
+		r2.spy.release("InTx")
+		finish()
+
+		// Every other step twice at once, each pair having read it pending
+		// before either commits.
+		var m meet
+		r.sender.setBefore(func(d *engine.Delivery) { m.arrive(d.StepID) })
+		for _, id := range steps[lanes+2:] {
+			run(r, id)
+			run(r, id)
+			sends[id] = 2
+		}
+		finish()
+
+		for _, id := range steps {
+			d := "dlv_" + engine.IDSuffix(id)
+			if got := r.sender.tries(d) + r2.sender.tries(d); got != sends[id] {
+				t.Errorf("step %s sent %d times, want %d", id, got, sends[id])
+			}
+		}
+		for _, tc := range []struct {
+			what, query string
+			want        int
+		}{
+			{"deliveries", "SELECT COUNT(*) FROM deliveries WHERE scenario_id = ?", n},
+			{"accepted deliveries with one attempt", "SELECT COUNT(*) FROM deliveries WHERE scenario_id = ? AND status = 'accepted' AND attempts = 1", n},
+			{"attempts", "SELECT COUNT(*) FROM attempts AS a JOIN deliveries AS d ON d.id = a.delivery_id WHERE d.scenario_id = ?", n},
+			{"completed runs", "SELECT COUNT(*) FROM runs WHERE scenario_id = ? AND status = 'completed'", n},
+			{"runs", "SELECT COUNT(*) FROM runs WHERE scenario_id = ?", n},
+			{"pending steps", "SELECT COUNT(*) FROM steps WHERE scenario_id = ? AND status = 'pending'", 0},
+		} {
+			if got := countRows(t, st, tc.query, sc.ID); got != tc.want {
+				t.Errorf("%d %s, want %d", got, tc.what, tc.want)
+			}
+		}
+		want := engine.StepStats{NodeID: "w1", Type: "send_webhook", Reached: n, Accepted: n, Attempts: n}
+		if diff := cmp.Diff(want, r.stats(t, sc.ID)["w1"]); diff != "" {
+			t.Errorf("w1 counters (-want +got):\n%s", diff)
+		}
+		for _, q := range []*memQueue{r.queue, r2.queue} {
+			if _, deliveries := q.enqueued(); len(deliveries) != 0 {
+				t.Errorf("accepted deliveries enqueued for retry: %v", deliveries)
+			}
+		}
+		r.checkRebuild(t, sc.ID, 1)
+	})
+}

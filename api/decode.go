@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/sluicehq/sluice/engine"
 )
 
 // decode reads a JSON body into v strictly: an empty body, malformed JSON,
@@ -62,7 +64,7 @@ func decodeError(body []byte, t reflect.Type, err error) error {
 		}
 	}
 	if errors.As(err, &typ) {
-		return badRequest(typ.Field, "%s must be %s, not %s", typ.Field, jsonKindOf(typ.Type), typ.Value)
+		return badRequest(typ.Field, "%s must be %s, not %s", typ.Field, engine.JSONKindOf(typ.Type), typ.Value)
 	}
 	return badRequest("", "%s", strings.TrimPrefix(err.Error(), "json: "))
 }
@@ -249,26 +251,6 @@ func jsonKind(v any) string {
 		return "an object"
 	}
 	return "null"
-}
-
-// jsonKindOf names the JSON type a Go type takes.
-func jsonKindOf(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	}
-	if t.ConvertibleTo(reflect.TypeFor[int64]()) {
-		return "an integer"
-	}
-	return "a " + t.String()
 }
 
 // Query parameter bounds.

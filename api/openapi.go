@@ -46,11 +46,20 @@ type opDoc struct {
 	query       []queryParam
 	pathTypes   map[string]rawSchema // path parameters that are not plain strings
 	body        any                  // request body: Go value or rawSchema; nil for none
+	bodyTypes   []bodyType           // a request body that is not JSON (instead of body)
 	status      int                  // success status; 0 means 200
 	resp        any                  // success body: Go value or rawSchema; nil for none
+	example     any                  // an example of the success body; nil for none
 	extra       map[int]respDoc      // other non-error answers (503 of /healthz)
 	errs        []int                // error statuses besides 401 and 500
 	problems    bool                 // a 422 may carry a graph's problems
+}
+
+// bodyType is one media type a request body may have, with an example.
+type bodyType struct {
+	mime    string
+	schema  rawSchema
+	example string
 }
 
 // errorResponse names the shared error answer of a status.
@@ -62,10 +71,14 @@ func errorResponse(status int) (string, bool) {
 		return "Unauthorized", true
 	case 404:
 		return "NotFound", true
+	case 408:
+		return "RequestTimeout", true
 	case 409:
 		return "Conflict", true
 	case 413:
 		return "PayloadTooLarge", true
+	case 415:
+		return "UnsupportedMediaType", true
 	case 422:
 		return "Invalid", true
 	case 500:
@@ -104,12 +117,23 @@ func buildOpenAPI(routes []route) ([]byte, error) {
 			op["requestBody"] = map[string]any{"required": true,
 				"content": map[string]any{"application/json": map[string]any{"schema": g.of(d.body)}}}
 		}
+		if d.bodyTypes != nil {
+			content := map[string]any{}
+			for _, bt := range d.bodyTypes {
+				content[bt.mime] = map[string]any{"schema": map[string]any(bt.schema), "example": bt.example}
+			}
+			op["requestBody"] = map[string]any{"required": true, "content": content}
+		}
 		status := d.status
 		if status == 0 {
 			status = http.StatusOK
 		}
 		responses := map[string]any{}
-		responses[fmt.Sprint(status)] = g.response(http.StatusText(status), d.resp)
+		success := g.response(http.StatusText(status), d.resp)
+		if d.example != nil {
+			success["content"].(map[string]any)["application/json"].(map[string]any)["example"] = d.example
+		}
+		responses[fmt.Sprint(status)] = success
 		for code, rd := range d.extra {
 			responses[fmt.Sprint(code)] = g.response(rd.desc, rd.body)
 		}
@@ -149,14 +173,16 @@ func buildOpenAPI(routes []route) ([]byte, error) {
 		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": schema}}}
 	}
 	responses := map[string]any{
-		"BadRequest":      jsonBody("Malformed input: bad JSON, a field of the wrong type, an unknown field, a bad query parameter. error.field names it when known.", errRef),
-		"Unauthorized":    jsonBody("Missing or wrong bearer key.", errRef),
-		"NotFound":        jsonBody("No such resource.", errRef),
-		"Conflict":        jsonBody("The request clashes with the current state (e.g. an existing email).", errRef),
-		"PayloadTooLarge": jsonBody("The body is larger than the server's limit (1 MiB by default).", errRef),
-		"Invalid":         jsonBody("Well-formed input that breaks a rule; error.field names it.", errRef),
-		"InvalidGraph":    jsonBody("The scenario's graph is invalid: every problem is listed.", problemsRef),
-		"Internal":        jsonBody("An internal error; the server log has the details.", errRef),
+		"BadRequest":           jsonBody("Malformed input: bad JSON, a field of the wrong type, an unknown field, a bad query parameter. error.field names it when known.", errRef),
+		"Unauthorized":         jsonBody("Missing or wrong bearer key.", errRef),
+		"NotFound":             jsonBody("No such resource.", errRef),
+		"Conflict":             jsonBody("The request clashes with the current state (e.g. an existing email).", errRef),
+		"PayloadTooLarge":      jsonBody("The body is larger than the server's limit (1 MiB by default; 256 MiB for a contacts import).", errRef),
+		"RequestTimeout":       jsonBody("The body did not arrive in time.", errRef),
+		"UnsupportedMediaType": jsonBody("The body's Content-Type (or Content-Encoding) is not one the route takes.", errRef),
+		"Invalid":              jsonBody("Well-formed input that breaks a rule; error.field names it.", errRef),
+		"InvalidGraph":         jsonBody("The scenario's graph is invalid: every problem is listed.", problemsRef),
+		"Internal":             jsonBody("An internal error; the server log has the details.", errRef),
 	}
 	if g.err != nil {
 		return nil, g.err
@@ -244,6 +270,7 @@ func enums() map[reflect.Type][]string {
 		reflect.TypeFor[engine.Kind]():           {"trigger", "action", "flow"},
 		reflect.TypeFor[engine.RunStatus]():      {"active", "completed", "failed"},
 		reflect.TypeFor[engine.StepStatus]():     {"pending", "done", "failed"},
+		reflect.TypeFor[engine.ImportStatus]():   {"running", "completed", "failed"},
 	}
 }
 

@@ -32,9 +32,17 @@ import (
 // Config.BodyLimit is zero: 1 MiB.
 const DefaultBodyLimit = 1 << 20
 
+// DefaultImportLimit is the largest contacts import body accepted when
+// Config.ImportLimit is zero: 256 MiB.
+const DefaultImportLimit = 256 << 20
+
 // DefaultCheckTimeout bounds each health check when Config.CheckTimeout is
 // zero.
 const DefaultCheckTimeout = 3 * time.Second
+
+// DefaultReadTimeout bounds the reading of a request when
+// Config.ReadTimeout is zero.
+const DefaultReadTimeout = 30 * time.Second
 
 // Prefix is where the v1 API lives.
 const Prefix = "/api/v1"
@@ -48,11 +56,20 @@ type Config struct {
 	// BodyLimit is the largest request body in bytes; a larger one is
 	// answered 413. Defaults to DefaultBodyLimit (1 MiB).
 	BodyLimit int
+	// ImportLimit is the largest body of POST /api/v1/contacts/import in
+	// bytes, which is streamed rather than held in memory; a larger one is
+	// answered 413 (the rows imported before stay). Defaults to
+	// DefaultImportLimit (256 MiB).
+	ImportLimit int64
 	// Checks are the health checks GET /healthz runs, by name ("database",
 	// "redis"). Defaults to {"database": Engine.Ping}.
 	Checks map[string]func(context.Context) error
 	// CheckTimeout bounds each health check. Defaults to DefaultCheckTimeout.
 	CheckTimeout time.Duration
+	// ReadTimeout bounds the reading of a request, body included; a
+	// contacts import, which may stream for much longer, gets it for each
+	// read of its body instead. Defaults to DefaultReadTimeout (30s).
+	ReadTimeout time.Duration
 	// Frontend serves "/" and the single-page app. It is mounted after every
 	// other route and never sees /api/ or /healthz. Defaults to nil: "/"
 	// answers a small JSON pointing to /api/v1.
@@ -69,8 +86,10 @@ type server struct {
 	e            *engine.Engine
 	keyHash      [sha256.Size]byte
 	bodyLimit    int
+	importLimit  int64
 	checks       map[string]func(context.Context) error
 	checkTimeout time.Duration
+	readTimeout  time.Duration
 	log          *slog.Logger
 	openapi      []byte
 }
@@ -90,8 +109,17 @@ func New(cfg Config) (*fiber.App, error) {
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
+	if cfg.ImportLimit < 0 {
+		return nil, errors.New("api: Config.ImportLimit must not be negative")
+	}
+	if cfg.ImportLimit == 0 {
+		cfg.ImportLimit = DefaultImportLimit
+	}
 	if cfg.CheckTimeout <= 0 {
 		cfg.CheckTimeout = DefaultCheckTimeout
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -107,7 +135,8 @@ func New(cfg Config) (*fiber.App, error) {
 		checks[name] = check
 	}
 	s := &server{e: cfg.Engine, keyHash: sha256.Sum256([]byte(cfg.APIKey)), bodyLimit: cfg.BodyLimit,
-		checks: checks, checkTimeout: cfg.CheckTimeout, log: cfg.Logger}
+		importLimit: cfg.ImportLimit, checks: checks, checkTimeout: cfg.CheckTimeout, readTimeout: cfg.ReadTimeout,
+		log: cfg.Logger}
 
 	app := fiber.New(fiber.Config{
 		AppName:               "sluice",
@@ -115,10 +144,18 @@ func New(cfg Config) (*fiber.App, error) {
 		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
 		Immutable:             true, // values outlive fasthttp's buffers (errors, logs)
-		ReadTimeout:           30 * time.Second,
+		ReadTimeout:           cfg.ReadTimeout,
 		IdleTimeout:           2 * time.Minute,
+		// Bodies are streamed for the contacts import; limitBody reads
+		// every other one (bodylimit.go). Multipart forms are parsed from
+		// the body limitBody read, not by fasthttp ahead of it: when
+		// streaming, it would read them before any limit applies.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
+	app.Server().HeaderReceived = s.headerReceived
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
+	app.Use(s.limitBody)
 
 	routes := s.routes(cfg.Frontend == nil)
 	doc, err := buildOpenAPI(routes)
@@ -198,6 +235,11 @@ func (s *server) routes(root bool) []route {
 			summary: "Find a contact by email (case-insensitive)",
 			query:   []queryParam{{name: "email", required: true, schema: rawSchema{"type": "string"}, desc: "The contact's email."}},
 			resp:    engine.Contact{}, errs: []int{400, 404}}},
+	)
+	// Before /contacts/:id: fiber takes the first route that matches, and
+	// that one would take "imports" for a contact id.
+	rs = append(rs, s.importRoutes()...) // api/imports.go
+	rs = append(rs,
 		route{"GET", p + "/contacts/:id", s.getContact, false, opDoc{id: "getContact", tag: "contacts",
 			summary: "One contact", resp: engine.Contact{}, errs: []int{404}}},
 		route{"PUT", p + "/contacts/:id", s.replaceContact, false, opDoc{id: "replaceContact", tag: "contacts",

@@ -21,6 +21,7 @@ type Tx interface {
 	InboundTx
 	SubscriptionTx
 	SchedulerTx
+	ImportTx
 
 	// Lists and subscriptions.
 	CreateList(ctx context.Context, l *List) error

@@ -212,7 +212,8 @@ func (a *App) Run(ctx context.Context, role string) error {
 
 func (a *App) runHTTP(ctx context.Context) error {
 	srv, err := api.New(api.Config{Engine: a.Engine, APIKey: a.cfg.APIKey, BodyLimit: a.cfg.BodyLimit,
-		Checks: a.checks(), Frontend: frontend.Handler(), Logger: a.log, Metrics: a.metrics.handler()})
+		Checks: a.checks(), Frontend: frontend.Handler(), Logger: a.log, Metrics: a.metrics.handler(),
+		ImportLimit: int64(a.cfg.ImportLimit)})
 	if err != nil {
 		return err
 	}

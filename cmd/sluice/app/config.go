@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -60,6 +61,9 @@ type Config struct {
 	ScheduleCatchUp time.Duration
 	// BodyLimit caps request bodies in bytes (SLUICE_BODY_LIMIT). Defaults to 1 MiB.
 	BodyLimit int
+	// ImportLimit caps the streamed body of a contacts import in bytes
+	// (SLUICE_IMPORT_LIMIT). Defaults to 256 MiB.
+	ImportLimit int
 	// MetricsAddr is where the worker and scheduler roles serve /metrics
 	// and /healthz (SLUICE_METRICS_ADDR). Empty: they serve no HTTP; the
 	// api role and serve always expose /metrics on Addr.
@@ -92,6 +96,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.BodyLimit, err = parseInt("SLUICE_BODY_LIMIT", getenv("SLUICE_BODY_LIMIT"), 1<<20, 1024, 1<<30); err != nil {
+		return c, err
+	}
+	if c.ImportLimit, err = parseInt("SLUICE_IMPORT_LIMIT", getenv("SLUICE_IMPORT_LIMIT"), 256<<20, 1024, math.MaxInt); err != nil {
 		return c, err
 	}
 	if c.SweepInterval, err = parseDuration("SLUICE_SWEEP_INTERVAL", getenv("SLUICE_SWEEP_INTERVAL"), 2*time.Second); err != nil {

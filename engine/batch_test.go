@@ -80,11 +80,12 @@ func (g *gate) wait(n int) bool {
 type spyStore struct {
 	engine.Store // nil: LoadSteps finds nothing, and nothing else may be called
 
-	mu    sync.Mutex
-	calls map[string][][]string
-	busy  map[string]int
-	peaks map[string]int
-	gates map[string]*gate
+	mu     sync.Mutex
+	calls  map[string][][]string
+	busy   map[string]int
+	peaks  map[string]int
+	gates  map[string]*gate
+	panics map[string]bool // methods whose next call panics
 }
 
 func newSpy(st engine.Store) *spyStore {
@@ -100,15 +101,33 @@ func (s *spyStore) enter(method string, args []string) (leave func()) {
 	s.busy[method]++
 	s.peaks[method] = max(s.peaks[method], s.busy[method])
 	g := s.gates[method]
+	boom := s.panics[method]
+	delete(s.panics, method)
 	s.mu.Unlock()
 	if g != nil {
 		g.pass()
+	}
+	if boom {
+		s.mu.Lock()
+		s.busy[method]--
+		s.mu.Unlock()
+		panic("spy: " + method + " panics")
 	}
 	return func() {
 		s.mu.Lock()
 		s.busy[method]--
 		s.mu.Unlock()
 	}
+}
+
+// panicNext makes the next call of method panic.
+func (s *spyStore) panicNext(method string) {
+	s.mu.Lock()
+	if s.panics == nil {
+		s.panics = map[string]bool{}
+	}
+	s.panics[method] = true
+	s.mu.Unlock()
 }
 
 // hold makes the calls of method wait at a new gate until release.
@@ -344,9 +363,14 @@ func parked(creator, fn string) int {
 		buf = make([]byte, 2*len(buf))
 	}
 	top := "github.com/sluicehq/sluice/engine.(*Engine)." + fn + "("
+	const wait = "github.com/sluicehq/sluice/engine.(*pending).wait("
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		header, frames, _ := strings.Cut(g, "\n")
+		if strings.HasPrefix(frames, wait) { // the caller's own frame is next
+			_, frames, _ = strings.Cut(frames, "\n")
+			_, frames, _ = strings.Cut(frames, "\n")
+		}
 		if (strings.Contains(header, "[chan receive") || strings.Contains(header, "[select")) &&
 			strings.HasPrefix(frames, top) && strings.Contains(frames, " in goroutine "+creator+"\n") {
 			n++
@@ -361,6 +385,23 @@ func waitParked(t *testing.T, fn string, n int) {
 	t.Helper()
 	me := goroutineID()
 	waitFor(t, fmt.Sprintf("%d callers waiting in %s", n, fn), func() bool { return parked(me, fn) >= n })
+}
+
+// TestBatchPanic: a batch that panics ends its callers with an error
+// instead of killing the process or leaving them waiting, and the next
+// batch runs.
+func TestBatchPanic(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	ctx := context.Background()
+	r.spy.panicNext("LoadSteps")
+	err := r.e.RunStep(ctx, "stp_boom")
+	if err == nil || !strings.Contains(err.Error(), "spy: LoadSteps panics") {
+		t.Fatalf("RunStep in a panicking batch: %v", err)
+	}
+	if err := r.e.RunStep(ctx, "stp_after"); err != nil {
+		t.Fatalf("the batch after a panic: %v", err)
+	}
 }
 
 // TestBatcher drives the batcher of step reads (each LoadSteps call is one

@@ -86,10 +86,11 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, st: cfg.Store, log: cfg.Logger, plans: map[planKey]*plan{},
 		scenarios: map[string]cachedScenario{}}
-	e.ingests = batcher[*ingestCall]{run: e.ingestBatch, max: MaxBatch, lanes: batchLanes,
+	e.ingests = batcher[*ingestCall]{run: e.ingestBatch, max: MaxBatch, lanes: batchLanes, log: e.log,
 		weight: func(c *ingestCall) int { return len(c.inputs) }}
-	e.loads = batcher[*loadCall]{run: e.loadBatch, max: maxStepBatch, lanes: batchLanes, weight: one[*loadCall]}
-	e.outcomes = batcher[*outcome]{run: e.commitOutcomes, max: maxStepBatch, lanes: batchLanes, weight: one[*outcome]}
+	e.loads = batcher[*loadCall]{run: e.loadBatch, max: maxStepBatch, lanes: batchLanes, log: e.log, weight: one[*loadCall]}
+	e.outcomes = batcher[*outcome]{run: e.commitOutcomes, max: maxStepBatch, lanes: batchLanes, log: e.log,
+		weight: one[*outcome]}
 	return e, nil
 }
 

@@ -54,7 +54,7 @@ func (e *Engine) RunStep(ctx context.Context, stepID string) error {
 	if err != nil {
 		return e.failStep(ctx, st, err)
 	}
-	o := &outcome{st: st, plan: p, run: run, contact: c, res: res, done: make(chan struct{})}
+	o := &outcome{st: st, plan: p, run: run, contact: c, res: res, pending: newPending()}
 	if res.Delivery != nil {
 		if o.delivery, err = e.stepDelivery(st, s, res.Delivery); err != nil {
 			return e.failStep(ctx, st, err)
@@ -70,25 +70,23 @@ func (e *Engine) RunStep(ctx context.Context, stepID string) error {
 	// Not abandoned on ctx: the task must not end before its outcome is
 	// committed, and a commit is short.
 	e.outcomes.add(o)
-	<-o.done
-	return o.err
+	return o.wait()
 }
 
 // loadCall is one step read waiting for its batch.
 type loadCall struct {
-	id   string
-	out  StepLoad // Step nil: no such step
-	err  error
-	done chan struct{}
+	id  string
+	out StepLoad // Step nil: no such step
+	pending
 }
 
 // loadStep reads a step with its contact and event, in one query with the
 // steps other workers are reading at the same time.
 func (e *Engine) loadStep(id string) (StepLoad, error) {
-	call := &loadCall{id: id, done: make(chan struct{})}
+	call := &loadCall{id: id, pending: newPending()}
 	e.loads.add(call)
-	<-call.done
-	return call.out, call.err
+	err := call.wait()
+	return call.out, err
 }
 
 // loadBatch reads the steps of calls in one query.
@@ -103,8 +101,8 @@ func (e *Engine) loadBatch(calls []*loadCall) {
 		byID[l.Step.ID] = l
 	}
 	for _, c := range calls {
-		c.out, c.err = byID[c.id], err
-		close(c.done)
+		c.out = byID[c.id]
+		c.finish(err)
 	}
 }
 
@@ -118,9 +116,7 @@ type outcome struct {
 	delivery *Delivery // send_webhook: after its first attempt
 	attempt  *Attempt
 	now      time.Time
-
-	err  error
-	done chan struct{}
+	pending
 }
 
 // commitOutcomes commits the outcomes of steps in one transaction; if that
@@ -131,14 +127,12 @@ func (e *Engine) commitOutcomes(batch []*outcome) {
 	if err != nil && len(batch) > 1 {
 		e.log.Warn("batched step commit failed; committing each step alone", "steps", len(batch), "err", err)
 		for _, o := range batch {
-			o.err = e.commitTogether(ctx, []*outcome{o})
-			close(o.done)
+			o.finish(e.commitTogether(ctx, []*outcome{o}))
 		}
 		return
 	}
 	for _, o := range batch {
-		o.err = err
-		close(o.done)
+		o.finish(err)
 	}
 }
 
@@ -159,10 +153,17 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 		if len(finished) == 0 {
 			return errSkip
 		}
+		// A step run twice at once in this process may be in the batch
+		// twice: the first outcome claims it, the other is dropped.
+		unclaimed := make(map[string]bool, len(finished))
+		for _, id := range finished {
+			unclaimed[id] = true
+		}
 		claimed := make([]*outcome, 0, len(finished))
 		for _, o := range batch {
-			if slices.Contains(finished, o.st.ID) {
+			if unclaimed[o.st.ID] {
 				claimed = append(claimed, o)
+				delete(unclaimed, o.st.ID)
 			}
 		}
 		if err := e.storeFirstAttempts(ctx, tx, w, claimed); err != nil {

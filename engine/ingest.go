@@ -54,7 +54,7 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 	if len(inputs) > MaxBatch {
 		return nil, Invalid("events", "at most %d events per call", MaxBatch)
 	}
-	call := &ingestCall{inputs: inputs, done: make(chan struct{})}
+	call := &ingestCall{inputs: inputs, pending: newPending()}
 	e.ingests.add(call)
 	select {
 	case <-call.done:
@@ -68,19 +68,13 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 type ingestCall struct {
 	inputs  []EventInput
 	results []IngestResult
-	err     error
-	done    chan struct{}
+	pending
 }
 
 // ingestBatch stores the calls' events in one transaction. If that fails,
 // each call is tried on its own, so one call's trouble is its own.
 func (e *Engine) ingestBatch(calls []*ingestCall) {
 	ctx := context.Background() // the batch is not any one caller's
-	defer func() {
-		for _, c := range calls {
-			close(c.done)
-		}
-	}()
 	if len(calls) > 1 {
 		var all []EventInput
 		for _, c := range calls {
@@ -90,13 +84,16 @@ func (e *Engine) ingestBatch(calls []*ingestCall) {
 		if err == nil {
 			for _, c := range calls {
 				c.results, results = results[:len(c.inputs):len(c.inputs)], results[len(c.inputs):]
+				c.finish(nil)
 			}
 			return
 		}
 		e.log.Warn("batched ingestion failed; retrying each call alone", "calls", len(calls), "err", err)
 	}
 	for _, c := range calls {
-		c.results, c.err = e.ingest(ctx, c.inputs, nil)
+		var err error
+		c.results, err = e.ingest(ctx, c.inputs, nil)
+		c.finish(err)
 	}
 }
 

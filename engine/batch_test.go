@@ -208,9 +208,9 @@ func (tx spyTx) InsertContacts(ctx context.Context, cs []*engine.Contact) ([]boo
 	return tx.Tx.InsertContacts(ctx, cs)
 }
 
-func (tx spyTx) FinishSteps(ctx context.Context, ids []string, at time.Time) ([]string, error) {
+func (tx spyTx) FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) ([]string, error) {
 	defer tx.s.enter("FinishSteps", ids)()
-	return tx.Tx.FinishSteps(ctx, ids, at)
+	return tx.Tx.FinishSteps(ctx, ids, at, complete)
 }
 
 // memQueue is an in-memory engine.Queue that only records what it is given.

@@ -142,11 +142,32 @@ func (e *Engine) commitOutcomes(batch []*outcome) {
 // the runs that have nothing left, each kind in one statement.
 func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 	return e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
+		// What follows each step is known before anything is written, so
+		// the runs it ends complete with the steps' finish, in one
+		// statement on PostgreSQL.
 		ids := make([]string, len(batch))
+		next := make([][]*Step, len(batch))
+		goesOn := map[string]bool{}
 		for i, o := range batch {
 			ids[i] = o.st.ID
+			if !o.res.End {
+				due := o.now
+				if !o.res.NextAt.IsZero() {
+					due = o.res.NextAt.UTC()
+				}
+				next[i] = stepsAfter(o.plan, o.run, o.st.NodeID, o.res.Label, due, o.now)
+			}
+			if len(next[i]) > 0 {
+				goesOn[o.run.ID] = true
+			}
 		}
-		finished, err := tx.FinishSteps(ctx, ids, e.now())
+		var ending []string
+		for i, o := range batch {
+			if len(next[i]) == 0 && !goesOn[o.run.ID] && !slices.Contains(ending, o.run.ID) {
+				ending = append(ending, o.run.ID)
+			}
+		}
+		finished, err := tx.FinishSteps(ctx, ids, e.now(), ending)
 		if err != nil {
 			return err
 		}
@@ -160,9 +181,11 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 			unclaimed[id] = true
 		}
 		claimed := make([]*outcome, 0, len(finished))
-		for _, o := range batch {
+		var steps []*Step
+		for i, o := range batch {
 			if unclaimed[o.st.ID] {
 				claimed = append(claimed, o)
+				steps = append(steps, next[i]...)
 				delete(unclaimed, o.st.ID)
 			}
 		}
@@ -170,34 +193,32 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 			return err
 		}
 		contacts := map[string]*Contact{} // steps of one contact change one copy
-		var steps []*Step
-		var runs []*Run
 		for _, o := range claimed {
-			if len(o.res.Changes) > 0 {
-				c := contacts[o.contact.ID]
-				if c == nil {
-					c = o.contact
-					contacts[c.ID] = c
-				}
-				if err := e.applyChanges(ctx, tx, w, c, o.res.Changes, o.now); err != nil {
-					return err
-				}
-			}
-			runs = append(runs, o.run)
-			if o.res.End {
+			if len(o.res.Changes) == 0 {
 				continue
 			}
-			due := o.now
-			if !o.res.NextAt.IsZero() {
-				due = o.res.NextAt.UTC()
+			c := contacts[o.contact.ID]
+			if c == nil {
+				c = o.contact
+				contacts[c.ID] = c
 			}
-			steps = append(steps, stepsAfter(o.plan, o.run, o.st.NodeID, o.res.Label, due, o.now)...)
+			if err := e.applyChanges(ctx, tx, w, c, o.res.Changes, o.now); err != nil {
+				return err
+			}
 		}
 		pending, err := e.insertSteps(ctx, tx, w, steps)
 		if err != nil {
 			return err
 		}
-		return tx.CompleteRuns(ctx, endedRuns(runs, pending))
+		// A run that was to go on but got no new pending step (its next
+		// node was reached already) may have ended too.
+		var rest []*Run
+		for _, o := range claimed {
+			if !slices.Contains(ending, o.run.ID) {
+				rest = append(rest, o.run)
+			}
+		}
+		return tx.CompleteRuns(ctx, endedRuns(rest, pending))
 	})
 }
 

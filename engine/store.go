@@ -58,8 +58,9 @@ type Tx interface {
 	// have no pending step.
 	CompleteRuns(ctx context.Context, ids []string) error
 	// FinishSteps moves those of the steps that are pending to done and
-	// returns their ids.
-	FinishSteps(ctx context.Context, ids []string, at time.Time) ([]string, error)
+	// returns their ids; if it finished any, it then completes the runs of
+	// complete that have nothing pending left.
+	FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) ([]string, error)
 	// InsertDeliveries inserts the deliveries whose id is new and reports
 	// for each whether it did.
 	InsertDeliveries(ctx context.Context, ds []*Delivery) ([]bool, error)

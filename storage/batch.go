@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,14 +226,40 @@ AND (SELECT COUNT(*) FILTER (WHERE steps.status = 'pending') FROM steps WHERE st
 
 // FinishSteps moves those of the steps that are pending to done at at and
 // returns their ids; the others (finished meanwhile, or deleted) are left
-// alone.
-func (r *repo) FinishSteps(ctx context.Context, ids []string, at time.Time) ([]string, error) {
+// alone. Then, if it finished any, it completes those of the runs in
+// complete that are active with nothing pending, as CompleteRuns does. On
+// PostgreSQL both are one statement (only runs of the steps it finished):
+// the runs' update sees the steps as they were before the statement, so
+// the steps it finishes are left out of the pending count by id.
+func (r *repo) FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	var done []string
-	err := r.conn(ctx).NewRaw(`UPDATE steps SET status = 'done', error = '', done_at = ?
-WHERE id IN (?) AND status = 'pending' RETURNING id`, ut(at), bun.In(ids)).Scan(ctx, &done)
+	if !r.st.postgres || len(complete) == 0 {
+		err := r.atomic(ctx, func(ctx context.Context, r *repo) error {
+			var runs []string
+			err := r.conn(ctx).NewRaw(`UPDATE steps SET status = 'done', error = '', done_at = ?
+WHERE id IN (?) AND status = 'pending' RETURNING id, run_id`, ut(at), bun.In(ids)).Scan(ctx, &done, &runs)
+			if err != nil || len(complete) == 0 {
+				return wrap(err, "finish %d steps", len(ids))
+			}
+			return r.CompleteRuns(ctx, slices.DeleteFunc(slices.Clone(complete), func(id string) bool {
+				return !slices.Contains(runs, id)
+			}))
+		})
+		return done, err
+	}
+	err := r.conn(ctx).NewRaw(`WITH finished AS (
+  UPDATE steps SET status = 'done', error = '', done_at = ?
+  WHERE id IN (?) AND status = 'pending' RETURNING id, run_id
+), completed AS (
+  UPDATE runs SET status = 'completed'
+  WHERE id IN (SELECT run_id FROM finished) AND id IN (?) AND status = 'active'
+  AND (SELECT COUNT(*) FILTER (WHERE steps.status = 'pending' AND steps.id NOT IN (SELECT id FROM finished))
+       FROM steps WHERE steps.run_id = runs.id) = 0
+)
+SELECT id FROM finished`, ut(at), bun.In(ids), bun.In(complete)).Scan(ctx, &done)
 	return done, wrap(err, "finish %d steps", len(ids))
 }
 

@@ -323,7 +323,7 @@ func TestFinishSteps(t *testing.T) {
 		if _, err := s.InsertSteps(ctx, steps); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.FinishSteps(ctx, []string{"stp_1", "stp_done", "stp_missing", "stp_failed", "stp_2", "stp_1"}, at(5))
+		got, err := s.FinishSteps(ctx, []string{"stp_1", "stp_done", "stp_missing", "stp_failed", "stp_2", "stp_1"}, at(5), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,11 +351,48 @@ func TestFinishSteps(t *testing.T) {
 				t.Errorf("%s: %s %q done at %v; want %s %q done at %v", tc.id, st.Status, st.Error, st.DoneAt, tc.status, tc.errMsg, tc.doneAt)
 			}
 		}
-		if got, err := s.FinishSteps(ctx, []string{"stp_1", "stp_2"}, at(6)); err != nil || len(got) != 0 {
+		if got, err := s.FinishSteps(ctx, []string{"stp_1", "stp_2"}, at(6), nil); err != nil || len(got) != 0 {
 			t.Errorf("FinishSteps of finished steps = %v, %v; want none", got, err)
 		}
-		if got, err := s.FinishSteps(ctx, nil, at(6)); err != nil || len(got) != 0 {
+		if got, err := s.FinishSteps(ctx, nil, at(6), nil); err != nil || len(got) != 0 {
 			t.Errorf("FinishSteps(nil) = %v, %v", got, err)
+		}
+	})
+}
+
+// TestFinishStepsCompletes: the runs FinishSteps is asked to complete are
+// completed when one of the steps it finished is theirs and nothing of
+// theirs is left pending (on PostgreSQL in the same statement, where the
+// steps it finishes must not count as pending).
+func TestFinishStepsCompletes(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		f := newFixture(t, s)
+		ctx := f.ctx
+		f.scenario("scn_a")
+		last := f.run("run_last", "scn_a", "con_1")     // its one pending step finishes
+		two := f.run("run_two", "scn_a", "con_2")       // both pending steps finish
+		branch := f.run("run_branch", "scn_a", "con_3") // another branch stays pending
+		idle := f.run("run_idle", "scn_a", "con_4")     // none of its steps is finished here
+		steps := []*engine.Step{step("stp_last", last, "n1", t0), step("stp_two_a", two, "n1", t0),
+			step("stp_two_b", two, "n2", t0), step("stp_branch", branch, "n1", t0), step("stp_branch_b", branch, "n2", t0)}
+		if _, err := s.InsertSteps(ctx, steps); err != nil {
+			t.Fatal(err)
+		}
+		all := []string{last.ID, two.ID, branch.ID, idle.ID}
+		got, err := s.FinishSteps(ctx, []string{"stp_last", "stp_two_a", "stp_two_b", "stp_branch"}, at(5), all)
+		if err != nil || len(got) != 4 {
+			t.Fatalf("FinishSteps = %v, %v", got, err)
+		}
+		for id, want := range map[string]engine.RunStatus{last.ID: engine.RunCompleted, two.ID: engine.RunCompleted,
+			branch.ID: engine.RunActive, idle.ID: engine.RunActive} {
+			r, err := s.GetRun(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != want {
+				t.Errorf("%s: %s, want %s", id, r.Status, want)
+			}
 		}
 	})
 }

@@ -33,6 +33,10 @@ func NormalizeEmail(field, s string) (string, error) {
 	return s, nil
 }
 
+// EmailKey is the form of an email under which contacts are unique: emails
+// differing only in case are one contact.
+func EmailKey(email string) string { return strings.ToLower(email) }
+
 // validateContactInput checks everything but the email; prefix names the
 // input's place in the request ("contact.", "events[3].contact.").
 func validateContactInput(prefix string, in *ContactInput) error {

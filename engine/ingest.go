@@ -250,7 +250,7 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 	}
 	book := make(map[string]*Contact, len(idx))
 	for _, c := range found {
-		book[strings.ToLower(c.Email)] = c
+		book[EmailKey(c.Email)] = c
 	}
 	out := make([]upserted, len(idx))
 	var fresh, changed []*Contact
@@ -261,7 +261,7 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 		if patch == nil {
 			patch = &ContactInput{Email: in.Email}
 		}
-		key := strings.ToLower(in.Email)
+		key := EmailKey(in.Email)
 		c := book[key]
 		if c == nil {
 			c = &Contact{ID: NewID("ctc"), CreatedAt: now, UpdatedAt: now}
@@ -287,7 +287,7 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 	}
 	// One order for every transaction, so two batches inserting the same
 	// new emails wait for each other instead of deadlocking.
-	slices.SortFunc(fresh, func(a, b *Contact) int { return strings.Compare(strings.ToLower(a.Email), strings.ToLower(b.Email)) })
+	slices.SortFunc(fresh, func(a, b *Contact) int { return strings.Compare(EmailKey(a.Email), EmailKey(b.Email)) })
 	inserted, err := tx.InsertContacts(ctx, fresh)
 	if err != nil {
 		return nil, err

@@ -101,8 +101,6 @@ type Tx interface {
 	GetStep(ctx context.Context, id string) (*Step, error)
 	// FinishStep moves a pending step to status; false if it was not pending.
 	FinishStep(ctx context.Context, id string, status StepStatus, errMsg string, at time.Time) (bool, error)
-	// PendingSteps counts the run's steps still pending.
-	PendingSteps(ctx context.Context, runID string) (int, error)
 	// DueSteps returns pending steps due at or before t, oldest first.
 	DueSteps(ctx context.Context, t time.Time, limit int) ([]Step, error)
 

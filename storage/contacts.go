@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
@@ -38,30 +37,13 @@ func (r *repo) ListLists(ctx context.Context) ([]engine.List, error) {
 }
 
 // SetSubscription subscribes or unsubscribes a contact in one statement
-// and reports whether that changed anything. Unsubscribing a contact that
-// was never subscribed changes nothing. engine.ErrNotFound when the list
-// or the contact does not exist.
+// (SetSubscriptions with one change) and reports whether that changed
+// anything. Unsubscribing a contact that was never subscribed changes
+// nothing. engine.ErrNotFound when subscribing a list or a contact that
+// does not exist.
 func (r *repo) SetSubscription(ctx context.Context, listID, contactID string, subscribed bool, at time.Time) (bool, error) {
-	var q string
-	var args []any
-	if subscribed {
-		q = `INSERT INTO list_subscriptions (list_id, contact_id, status, subscribed_at, unsubscribed_at)
-VALUES (?, ?, 'subscribed', ?, NULL)
-ON CONFLICT (list_id, contact_id) DO UPDATE
-SET status = 'subscribed', subscribed_at = excluded.subscribed_at, unsubscribed_at = NULL
-WHERE list_subscriptions.status <> 'subscribed'`
-		args = []any{listID, contactID, ut(at)}
-	} else {
-		q = `UPDATE list_subscriptions SET status = 'unsubscribed', unsubscribed_at = ?
-WHERE list_id = ? AND contact_id = ? AND status = 'subscribed'`
-		args = []any{ut(at), listID, contactID}
-	}
-	res, err := r.conn(ctx).ExecContext(ctx, q, args...)
-	if err != nil {
-		return false, wrap(err, "set subscription of %s to %s", contactID, listID)
-	}
-	n, err := affected(res)
-	return n > 0, wrap(err, "set subscription of %s to %s", contactID, listID)
+	changed, err := r.SetSubscriptions(ctx, []engine.SubscriptionChange{{ListID: listID, ContactID: contactID, Subscribed: subscribed}}, at)
+	return err == nil && changed[0], err
 }
 
 // ContactLists returns the ids of the lists the contact is subscribed to,
@@ -74,7 +56,7 @@ WHERE contact_id = ? AND status = 'subscribed' ORDER BY list_id`, contactID).Sca
 }
 
 // emailKey is the case-insensitive form of an email, unique in contacts.
-func emailKey(email string) string { return strings.ToLower(email) }
+func emailKey(email string) string { return engine.EmailKey(email) }
 
 // InsertContact inserts c unless its id or email (case-insensitively)
 // exists, and reports whether it did.

@@ -106,13 +106,6 @@ func (r *repo) mustExist(ctx context.Context, table, id string, format string, a
 	return nil
 }
 
-// PendingSteps counts the run's steps still pending.
-func (r *repo) PendingSteps(ctx context.Context, runID string) (int, error) {
-	var n int
-	err := r.conn(ctx).NewRaw("SELECT COUNT(*) FROM steps WHERE run_id = ? AND status = 'pending'", runID).Scan(ctx, &n)
-	return n, wrap(err, "count pending steps of run %s", runID)
-}
-
 // DueSteps returns pending steps due at or before t, oldest first (limit
 // <= 0 means 100).
 func (r *repo) DueSteps(ctx context.Context, t time.Time, limit int) ([]engine.Step, error) {

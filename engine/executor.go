@@ -226,14 +226,12 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 // and their first attempts. A delivery that exists already (a step re-run
 // after a crash) is not counted twice.
 func (e *Engine) storeFirstAttempts(ctx context.Context, tx Tx, w *work, batch []*outcome) error {
+	var sent []*outcome
 	var ds []*Delivery
-	var as []*Attempt
-	var at []time.Time
 	for _, o := range batch {
 		if o.delivery != nil {
+			sent = append(sent, o)
 			ds = append(ds, o.delivery)
-			as = append(as, o.attempt)
-			at = append(at, o.now)
 		}
 	}
 	if len(ds) == 0 {
@@ -244,11 +242,11 @@ func (e *Engine) storeFirstAttempts(ctx context.Context, tx Tx, w *work, batch [
 		return err
 	}
 	var first []*Attempt
-	for i, d := range ds {
+	for i, o := range sent {
 		if inserted[i] {
-			first = append(first, as[i])
-			countAttempt(w, d, at[i])
-			w.observe(d, as[i])
+			first = append(first, o.attempt)
+			countAttempt(w, o.delivery, o.now)
+			w.observe(o.delivery, o.attempt)
 		}
 	}
 	if err := tx.InsertAttempts(ctx, first); err != nil {

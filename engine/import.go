@@ -144,12 +144,12 @@ func (e *Engine) openImport(ctx context.Context, in ImportInput) (rowReader, err
 		return nil, Invalid("format", "an import is %s or %s, not %q", ImportCSV, ImportNDJSON, in.Format)
 	}
 	if in.ListID != "" {
-		_, err := e.st.GetList(ctx, in.ListID)
-		if isNotFound(err) {
-			return nil, Invalid("list_id", "no list %q", in.ListID)
-		}
+		ok, err := e.listExists(ctx, e.st, in.ListID)
 		if err != nil {
 			return nil, fmt.Errorf("import: get list %s: %w", in.ListID, err)
+		}
+		if !ok {
+			return nil, Invalid("list_id", "no list %q", in.ListID)
 		}
 	}
 	body := in.Body

@@ -103,11 +103,9 @@ var errContactRaced = errors.New("a contact was created concurrently")
 
 // ingest is Ingest for one batch; also, when set, runs last in the same
 // transaction with the results so far, so a caller's own bookkeeping
-// commits with the events.
+// commits with the events. Callers hold it to MaxBatch inputs: Ingest checks its callers, the
+// batcher never merges past it, and an inbound call is one event.
 func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx context.Context, tx Tx, results []IngestResult) error) ([]IngestResult, error) {
-	if len(inputs) > MaxBatch {
-		return nil, Invalid("events", "at most %d events per call", MaxBatch)
-	}
 	results := make([]IngestResult, len(inputs))
 	valid := make([]int, 0, len(inputs))
 	for i := range inputs {
@@ -192,8 +190,7 @@ func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []Event
 }
 
 // checkLists refuses the inputs (indexes idx) whose list does not exist,
-// reading each list once. Lists are never deleted, so a list once found is
-// remembered for good.
+// reading each list once.
 func (e *Engine) checkLists(ctx context.Context, tx Tx, inputs []EventInput, idx []int, results []IngestResult) error {
 	lists := map[string]bool{}
 	for _, i := range idx {
@@ -202,27 +199,35 @@ func (e *Engine) checkLists(ctx context.Context, tx Tx, inputs []EventInput, idx
 			continue
 		}
 		if _, seen := lists[id]; !seen {
-			if _, known := e.lists.Load(id); known {
-				lists[id] = true
-				continue
-			}
-			_, err := tx.GetList(ctx, id)
-			if err != nil && !isNotFound(err) {
+			ok, err := e.listExists(ctx, tx, id)
+			if err != nil {
 				return err
 			}
-			lists[id] = err == nil
-			// Remembered only after commit would be stricter; a list read
-			// inside a transaction exists in every later one either way,
-			// since lists are never deleted.
-			if err == nil {
-				e.lists.Store(id, true)
-			}
+			lists[id] = ok
 		}
 		if !lists[id] {
 			results[i].Err = Invalid("list_id", "no list %q", id)
 		}
 	}
 	return nil
+}
+
+// listExists tells whether a list exists. Lists are never deleted, so a
+// list once found is remembered for good (found inside a transaction, it
+// exists in every later one either way).
+func (e *Engine) listExists(ctx context.Context, tx Tx, id string) (bool, error) {
+	if _, known := e.lists.Load(id); known {
+		return true, nil
+	}
+	_, err := tx.GetList(ctx, id)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	e.lists.Store(id, true)
+	return true, nil
 }
 
 // upserted is the contact an input's event is about, and the events its

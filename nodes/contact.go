@@ -28,17 +28,19 @@ func (c *config) name(field string) string {
 	return s
 }
 
-func groupSchema(description string) schema {
+// nameSchema is the schema of a node whose one field is a required short
+// name (a group, a list id).
+func nameSchema(field, title, description string) schema {
 	return schema{props: []prop{
-		stringProp("group", "Group", description).with("minLength", 1, "maxLength", maxName),
-	}, required: []string{"group"}}
+		stringProp(field, title, description).with("minLength", 1, "maxLength", maxName),
+	}, required: []string{field}}
 }
 
 func addToGroupType() *nodeType {
 	return newType(engine.Spec{
 		Type: "add_to_group", Kind: engine.KindAction, Label: "Add to a group",
 		Description: "Adds the contact to a group.",
-	}, groupSchema("The group the contact joins."), func(c *config) engine.Compiled {
+	}, nameSchema("group", "Group", "The group the contact joins."), func(c *config) engine.Compiled {
 		return &changeNode{engine.ContactChange{Op: engine.OpAddGroup, Group: c.name("group")}}
 	})
 }
@@ -47,22 +49,16 @@ func removeFromGroupType() *nodeType {
 	return newType(engine.Spec{
 		Type: "remove_from_group", Kind: engine.KindAction, Label: "Remove from a group",
 		Description: "Removes the contact from a group.",
-	}, groupSchema("The group the contact leaves."), func(c *config) engine.Compiled {
+	}, nameSchema("group", "Group", "The group the contact leaves."), func(c *config) engine.Compiled {
 		return &changeNode{engine.ContactChange{Op: engine.OpRemoveGroup, Group: c.name("group")}}
 	})
-}
-
-func listSchema(description string) schema {
-	return schema{props: []prop{
-		stringProp("list_id", "List", description).with("minLength", 1, "maxLength", maxName),
-	}, required: []string{"list_id"}}
 }
 
 func subscribeType() *nodeType {
 	return newType(engine.Spec{
 		Type: "subscribe_to_list", Kind: engine.KindAction, Label: "Subscribe to a list",
 		Description: "Subscribes the contact to a list.",
-	}, listSchema("The list the contact is subscribed to."), func(c *config) engine.Compiled {
+	}, nameSchema("list_id", "List", "The list the contact is subscribed to."), func(c *config) engine.Compiled {
 		return &changeNode{engine.ContactChange{Op: engine.OpSubscribe, ListID: c.name("list_id")}}
 	})
 }
@@ -71,7 +67,7 @@ func unsubscribeFromListType() *nodeType {
 	return newType(engine.Spec{
 		Type: "unsubscribe_from_list", Kind: engine.KindAction, Label: "Unsubscribe from a list",
 		Description: "Unsubscribes the contact from a list.",
-	}, listSchema("The list the contact is unsubscribed from."), func(c *config) engine.Compiled {
+	}, nameSchema("list_id", "List", "The list the contact is unsubscribed from."), func(c *config) engine.Compiled {
 		return &changeNode{engine.ContactChange{Op: engine.OpUnsubscribe, ListID: c.name("list_id")}}
 	})
 }

@@ -240,7 +240,7 @@ func (r *repo) FinishSteps(ctx context.Context, ids []string, at time.Time, comp
 		err := r.atomic(ctx, func(ctx context.Context, r *repo) error {
 			var runs []string
 			err := r.conn(ctx).NewRaw(`UPDATE steps SET status = 'done', error = '', done_at = ?
-WHERE id IN (?) AND status = 'pending' RETURNING id, run_id`, ut(at), bun.In(ids)).Scan(ctx, &done, &runs)
+WHERE id IN (?) AND `+pendingByID+` RETURNING id, run_id`, ut(at), bun.In(ids)).Scan(ctx, &done, &runs)
 			if err != nil || len(complete) == 0 {
 				return wrap(err, "finish %d steps", len(ids))
 			}
@@ -252,7 +252,7 @@ WHERE id IN (?) AND status = 'pending' RETURNING id, run_id`, ut(at), bun.In(ids
 	}
 	err := r.conn(ctx).NewRaw(`WITH finished AS (
   UPDATE steps SET status = 'done', error = '', done_at = ?
-  WHERE id IN (?) AND status = 'pending' RETURNING id, run_id
+  WHERE id IN (?) AND `+pendingByID+` RETURNING id, run_id
 ), completed AS (
   UPDATE runs SET status = 'completed'
   WHERE id IN (SELECT run_id FROM finished) AND id IN (?) AND status = 'active'

@@ -33,7 +33,7 @@ func (r *repo) GetDelivery(ctx context.Context, id string) (*engine.Delivery, er
 func (r *repo) UpdateDelivery(ctx context.Context, d *engine.Delivery, prevAttempts int) (bool, error) {
 	res, err := r.conn(ctx).ExecContext(ctx, `UPDATE deliveries
 SET status = ?, attempts = ?, first_attempt_at = ?, next_attempt_at = ?, last_error = ?, done_at = ?
-WHERE id = ? AND status = 'pending' AND attempts = ?`,
+WHERE id = ? AND `+pendingByID+` AND attempts = ?`,
 		string(d.Status), d.Attempts, utArg(d.FirstAttemptAt), utArg(d.NextAttemptAt), cleanText(d.LastError), utArg(d.DoneAt),
 		d.ID, prevAttempts)
 	if err != nil {

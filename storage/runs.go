@@ -77,7 +77,7 @@ func (r *repo) GetStep(ctx context.Context, id string) (*engine.Step, error) {
 // (false if it was not pending; engine.ErrNotFound if it does not exist).
 func (r *repo) FinishStep(ctx context.Context, id string, status engine.StepStatus, errMsg string, at time.Time) (bool, error) {
 	res, err := r.conn(ctx).ExecContext(ctx,
-		"UPDATE steps SET status = ?, error = ?, done_at = ? WHERE id = ? AND status = 'pending'",
+		"UPDATE steps SET status = ?, error = ?, done_at = ? WHERE id = ? AND "+pendingByID,
 		string(status), cleanText(errMsg), ut(at), id)
 	if err != nil {
 		return false, wrap(err, "finish step %s", id)

@@ -170,3 +170,11 @@ const (
 	defaultDueLimit       = 100
 	defaultDurationsLimit = 1000
 )
+
+// pendingByID keeps, of rows looked up by id, the pending ones. It is
+// written so that it does not imply the predicate of the partial indexes
+// of pending work (steps_due, deliveries_due): otherwise, when the
+// statistics say little is pending (a burst after a quiet spell, a new
+// table), PostgreSQL reads every pending entry of that index to find a
+// few rows by id: 16 ms instead of 0.1 ms with 58,000 steps pending.
+const pendingByID = "(status = 'pending') IS TRUE"

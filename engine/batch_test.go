@@ -217,13 +217,15 @@ func (tx spyTx) FinishSteps(ctx context.Context, ids []string, at time.Time, com
 type memQueue struct {
 	mu         sync.Mutex
 	steps      []string
+	groups     []int // steps per EnqueueSteps call
 	deliveries []string
 }
 
-func (q *memQueue) EnqueueStep(_ context.Context, id string, _ time.Time) error {
+func (q *memQueue) EnqueueSteps(_ context.Context, ids []string, _ time.Time) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.steps = append(q.steps, id)
+	q.steps = append(q.steps, ids...)
+	q.groups = append(q.groups, len(ids))
 	return nil
 }
 
@@ -330,6 +332,15 @@ func newRig(t *testing.T, st *storage.Store) *rig {
 func signupHook() engine.Graph {
 	return engine.Graph{Nodes: []engine.Node{node("t1", "signup", `{}`), hookNode("w1", "https://example.org/hook")},
 		Edges: []engine.Edge{{From: "t1", To: "w1"}}}
+}
+
+// signups returns n signup events of distinct emails starting with prefix.
+func signups(prefix string, n int) []engine.EventInput {
+	evs := make([]engine.EventInput, n)
+	for i := range evs {
+		evs[i] = engine.EventInput{Type: "signup", Email: fmt.Sprintf("%s%03d@example.org", prefix, i)}
+	}
+	return evs
 }
 
 // countRows runs a SELECT COUNT(*) query.
@@ -830,11 +841,7 @@ func TestBatchRunStep(t *testing.T) {
 		ctx := context.Background()
 		sc := r.activate(t, signupHook(), false)
 		const n = 24
-		var evs []engine.EventInput
-		for i := range n {
-			evs = append(evs, engine.EventInput{Type: "signup", Email: fmt.Sprintf("s%02d@example.org", i)})
-		}
-		r.ingest(t, evs...)
+		r.ingest(t, signups("s", n)...)
 		steps, _ := r.queue.enqueued()
 		if len(steps) != n {
 			t.Fatalf("%d steps enqueued, want %d", len(steps), n)
@@ -937,4 +944,57 @@ func TestBatchRunStep(t *testing.T) {
 		}
 		r.checkRebuild(t, sc.ID, 1)
 	})
+}
+
+// TestStepsRunInGroups: the steps one ingest transaction makes are
+// enqueued as tasks of at most 64 steps, and RunSteps runs a group to the
+// end: each step sent once, finished and its run completed. Run again, a
+// group whose steps are done sends nothing.
+func TestStepsRunInGroups(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		ctx := context.Background()
+		sc := r.activate(t, signupHook(), false)
+		const n = 150
+		r.ingest(t, signups("g", n)...)
+		steps, _ := r.queue.enqueued()
+		r.queue.mu.Lock()
+		groups := slices.Clone(r.queue.groups)
+		r.queue.mu.Unlock()
+		if len(steps) != n || !slices.Equal(groups, []int{64, 64, 22}) {
+			t.Fatalf("%d steps enqueued in groups %v, want %d in 64, 64, 22", len(steps), groups, n)
+		}
+		for range 2 {
+			for i := 0; i < n; i += 64 {
+				if err := r.e.RunSteps(ctx, steps[i:min(i+64, n)]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, id := range steps {
+			if got := r.sender.sent["dlv_"+engine.IDSuffix(id)]; got != 1 {
+				t.Errorf("step %s sent %d times, want 1", id, got)
+			}
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM runs WHERE scenario_id = ? AND status = 'completed'", sc.ID); got != n {
+			t.Errorf("%d runs completed, want %d", got, n)
+		}
+		if got := r.stats(t, sc.ID)["w1"]; got.Accepted != n {
+			t.Errorf("w1 accepted %d, want %d", got.Accepted, n)
+		}
+	})
+}
+
+// TestRunStepsStopsOnCancel: a group whose task is cancelled (the worker
+// shuts down) returns the context's error, so the task is handed back.
+func TestRunStepsStopsOnCancel(t *testing.T) {
+	r := newRig(t, storagetest.OpenSQLite(t))
+	r.activate(t, signupHook(), false)
+	r.ingest(t, engine.EventInput{Type: "signup", Email: "c@example.org"})
+	steps, _ := r.queue.enqueued()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.e.RunSteps(ctx, steps); !errors.Is(err, context.Canceled) {
+		t.Errorf("RunSteps on a cancelled task: %v, want context.Canceled", err)
+	}
 }

@@ -25,6 +25,9 @@ type Config struct {
 	// Metrics receives delivery outcomes and run starts. Defaults to
 	// NopMetrics.
 	Metrics Metrics
+	// StepParallel caps the steps the process runs at once (their sends in
+	// flight). Defaults to 64.
+	StepParallel int
 	// ActiveCacheTTL is how long the set of active scenarios (and a
 	// scenario's name and secret) is cached before changes made by other
 	// processes are seen. Defaults to 1s.
@@ -49,6 +52,8 @@ type Engine struct {
 	subs cached[*subscriptionSet] // event subscriptions (subscriptions.go)
 
 	lists sync.Map // ids of lists known to exist (lists are never deleted)
+
+	slots chan struct{} // one per step running (RunSteps)
 
 	// Group commit of the hot path (batch.go): events in, steps read,
 	// step outcomes out.
@@ -81,11 +86,14 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NopMetrics{}
 	}
+	if cfg.StepParallel <= 0 {
+		cfg.StepParallel = 64
+	}
 	if cfg.ActiveCacheTTL == 0 {
 		cfg.ActiveCacheTTL = time.Second
 	}
 	e := &Engine{cfg: cfg, st: cfg.Store, log: cfg.Logger, plans: map[planKey]*plan{},
-		scenarios: map[string]cachedScenario{}}
+		scenarios: map[string]cachedScenario{}, slots: make(chan struct{}, cfg.StepParallel)}
 	e.ingests = batcher[*ingestCall]{run: e.ingestBatch, max: MaxBatch, lanes: batchLanes, log: e.log,
 		weight: func(c *ingestCall) int { return len(c.inputs) }}
 	e.loads = batcher[*loadCall]{run: e.loadBatch, max: maxStepBatch, lanes: batchLanes, log: e.log, weight: one[*loadCall]}
@@ -185,13 +193,14 @@ func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx, w
 
 // enqueue hands a committed transaction's steps and deliveries to the
 // queue, up to enqueueParallel at a time: each is a round trip, and a batch
-// should not wait for them one after the other.
+// should not wait for them one after the other. Steps due in the same
+// second go in groups of up to stepGroup, one task each.
 func (e *Engine) enqueue(ctx context.Context, w *work) {
 	var jobs []func()
-	for _, s := range w.steps {
+	for _, g := range groupSteps(w.steps, e.now()) {
 		jobs = append(jobs, func() {
-			if err := e.cfg.Queue.EnqueueStep(ctx, s.ID, s.DueAt); err != nil {
-				e.log.Warn("enqueue step; the sweeper will retry", "step", s.ID, "err", err)
+			if err := e.cfg.Queue.EnqueueSteps(ctx, g.ids, g.at); err != nil {
+				e.log.Warn("enqueue steps; the sweeper will retry", "steps", len(g.ids), "first", g.ids[0], "err", err)
 			}
 		})
 	}
@@ -226,6 +235,42 @@ func (e *Engine) enqueue(ctx context.Context, w *work) {
 
 // enqueueParallel caps the enqueues in flight for one transaction.
 const enqueueParallel = 16
+
+// stepGroup caps the steps of one task: a task's steps share one dequeue
+// and one acknowledgement, and a group is retried as a whole when one of
+// its steps fails on the infrastructure.
+const stepGroup = 64
+
+// stepBatch is steps to enqueue as one task.
+type stepBatch struct {
+	ids []string
+	at  time.Time
+}
+
+// groupSteps groups steps due at the same whole second (asynq keeps
+// seconds), or due already, in order, up to stepGroup each.
+func groupSteps(steps []*Step, now time.Time) []stepBatch {
+	var out []stepBatch
+	open := map[int64]int{} // due second → index in out of its open group
+	for _, s := range steps {
+		at := s.DueAt
+		if at.Before(now) {
+			at = now
+		}
+		sec := at.Unix()
+		i, ok := open[sec]
+		if !ok || len(out[i].ids) == stepGroup {
+			out = append(out, stepBatch{at: at})
+			i = len(out) - 1
+			open[sec] = i
+		}
+		out[i].ids = append(out[i].ids, s.ID)
+		if at.After(out[i].at) {
+			out[i].at = at
+		}
+	}
+	return out
+}
 
 // planFor returns the compiled graph of a version, compiling it once.
 func (e *Engine) planFor(ctx context.Context, tx Tx, scenarioID string, version int) (*plan, error) {

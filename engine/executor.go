@@ -6,10 +6,34 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
-// RunStep executes one step (task "step:run"). It is idempotent: a step
+// RunSteps runs steps that were enqueued together (one "step:run" task),
+// at once, at most StepParallel steps of the process at a time: their
+// reads and commits share batches. It fails if any step failed; a retry
+// finds the others finished and leaves them alone.
+func (e *Engine) RunSteps(ctx context.Context, ids []string) error {
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		select {
+		case e.slots <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return ctx.Err()
+		}
+		wg.Go(func() {
+			defer func() { <-e.slots }()
+			errs[i] = e.RunStep(ctx, id)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// RunStep executes one step. It is idempotent: a step
 // that is no longer pending is left alone, and a step run twice at once
 // commits once (the second finds it finished and its outcome is dropped). A
 // send_webhook step makes its first attempt before committing, so a crash
@@ -530,7 +554,7 @@ func (e *Engine) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 	}
 	n := 0
 	for i := range steps {
-		if err := e.cfg.Queue.EnqueueStep(ctx, steps[i].ID, steps[i].DueAt); err != nil {
+		if err := e.cfg.Queue.EnqueueSteps(ctx, []string{steps[i].ID}, steps[i].DueAt); err != nil {
 			return n, fmt.Errorf("sweep: enqueue step %s: %w", steps[i].ID, err)
 		}
 		n++

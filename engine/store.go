@@ -159,7 +159,8 @@ type DeliveryFilter struct {
 
 // Queue carries work: each task only says "look at row X now".
 type Queue interface {
-	EnqueueStep(ctx context.Context, stepID string, at time.Time) error
+	// EnqueueSteps asks for steps to run at at, as one unit of work.
+	EnqueueSteps(ctx context.Context, stepIDs []string, at time.Time) error
 	EnqueueDelivery(ctx context.Context, deliveryID string, at time.Time) error
 }
 

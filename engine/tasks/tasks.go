@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,9 +25,11 @@ const (
 // QueueName is the asynq queue Sluice uses.
 const QueueName = "sluice"
 
-// Payload is the body of every task: the id of the row to look at.
+// Payload is the body of every task: the id of the row to look at, or for
+// a step:run task the ids of the steps that became due together.
 type Payload struct {
-	ID string `json:"id"`
+	ID  string   `json:"id,omitempty"`
+	IDs []string `json:"ids,omitempty"`
 }
 
 // Queue enqueues tasks; it implements engine.Queue. Task ids are derived
@@ -39,18 +42,29 @@ type Queue struct {
 // NewQueue returns a Queue on client.
 func NewQueue(client *asynq.Client) *Queue { return &Queue{client: client} }
 
-// EnqueueStep asks for a step to run at at (now if at is past).
-func (q *Queue) EnqueueStep(ctx context.Context, stepID string, at time.Time) error {
-	return q.enqueue(ctx, TypeStepRun, stepID, "step:"+stepID, at)
+// EnqueueSteps asks for steps to run at at (now if at is past), in one
+// task: one dequeue and one acknowledgement for the group instead of one
+// per step. A single step's task id is its own, so the sweeper's
+// re-enqueue of it is dropped while asynq holds it; a group's is its first
+// step's, and a step swept while its group waits runs twice at most, which
+// the handler tolerates.
+func (q *Queue) EnqueueSteps(ctx context.Context, stepIDs []string, at time.Time) error {
+	switch len(stepIDs) {
+	case 0:
+		return nil
+	case 1:
+		return q.enqueue(ctx, TypeStepRun, Payload{ID: stepIDs[0]}, "step:"+stepIDs[0], at)
+	}
+	return q.enqueue(ctx, TypeStepRun, Payload{IDs: stepIDs}, "steps:"+stepIDs[0], at)
 }
 
 // EnqueueDelivery asks for a delivery's next attempt at at.
 func (q *Queue) EnqueueDelivery(ctx context.Context, deliveryID string, at time.Time) error {
-	return q.enqueue(ctx, TypeDeliveryAttempt, deliveryID, "delivery:"+deliveryID+":"+strconv.FormatInt(at.UnixMilli(), 10), at)
+	return q.enqueue(ctx, TypeDeliveryAttempt, Payload{ID: deliveryID}, "delivery:"+deliveryID+":"+strconv.FormatInt(at.UnixMilli(), 10), at)
 }
 
-func (q *Queue) enqueue(ctx context.Context, typ, id, taskID string, at time.Time) error {
-	payload, err := json.Marshal(Payload{ID: id})
+func (q *Queue) enqueue(ctx context.Context, typ string, p Payload, taskID string, at time.Time) error {
+	payload, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
@@ -63,32 +77,40 @@ func (q *Queue) enqueue(ctx context.Context, typ, id, taskID string, at time.Tim
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("enqueue %s %s: %w", typ, id, err)
+		return fmt.Errorf("enqueue %s %s: %w", typ, taskID, err)
 	}
 	return nil
 }
 
 // Runner is what the handlers call: the engine.
 type Runner interface {
-	RunStep(ctx context.Context, stepID string) error
+	RunSteps(ctx context.Context, stepIDs []string) error
 	AttemptDelivery(ctx context.Context, deliveryID string) error
 }
 
 // NewMux returns the asynq handlers of every task type.
 func NewMux(r Runner) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(TypeStepRun, handle(r.RunStep))
-	mux.HandleFunc(TypeDeliveryAttempt, handle(r.AttemptDelivery))
+	mux.HandleFunc(TypeStepRun, handle(true, r.RunSteps))
+	mux.HandleFunc(TypeDeliveryAttempt, handle(false, func(ctx context.Context, ids []string) error {
+		return r.AttemptDelivery(ctx, ids[0])
+	}))
 	return mux
 }
 
-func handle(fn func(context.Context, string) error) asynq.HandlerFunc {
+// handle decodes a task's ids (several only where group is set) and calls fn.
+func handle(group bool, fn func(context.Context, []string) error) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		var p Payload
-		if err := json.Unmarshal(t.Payload(), &p); err != nil || p.ID == "" {
+		err := json.Unmarshal(t.Payload(), &p)
+		ids := p.IDs
+		if p.ID != "" {
+			ids = append(ids, p.ID)
+		}
+		if err != nil || len(ids) == 0 || (!group && len(ids) > 1) || slices.Contains(ids, "") {
 			return fmt.Errorf("task %s: bad payload %q: %w", t.Type(), t.Payload(), asynq.SkipRetry)
 		}
-		return fn(ctx, p.ID)
+		return fn(ctx, ids)
 	}
 }
 

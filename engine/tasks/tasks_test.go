@@ -3,6 +3,7 @@ package tasks_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,10 +21,10 @@ type runner struct {
 	dels  []string
 }
 
-func (r *runner) RunStep(_ context.Context, id string) error {
+func (r *runner) RunSteps(_ context.Context, ids []string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.steps = append(r.steps, id)
+	r.steps = append(r.steps, ids...)
 	return nil
 }
 
@@ -49,7 +50,10 @@ func TestQueueDropsDuplicates(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	for i := 0; i < 3; i++ {
-		if err := q.EnqueueStep(ctx, "stp_1", now); err != nil {
+		if err := q.EnqueueSteps(ctx, []string{"stp_1"}, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.EnqueueSteps(ctx, []string{"stp_2", "stp_3"}, now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,13 +70,14 @@ func TestQueueDropsDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Pending != 1 || info.Scheduled != 2 {
-		t.Errorf("pending %d scheduled %d, want 1 and 2", info.Pending, info.Scheduled)
+	if info.Pending != 2 || info.Scheduled != 2 {
+		t.Errorf("pending %d scheduled %d, want 2 and 2", info.Pending, info.Scheduled)
 	}
 }
 
-// TestHandlers: each task type reaches its runner method with the row id;
-// a payload that cannot be decoded is not retried.
+// TestHandlers: each task type reaches its runner method with the row
+// ids (several for a group of steps); a payload that cannot be decoded, or
+// a group where one id is expected, is not retried.
 func TestHandlers(t *testing.T) {
 	t.Parallel()
 	r := &runner{}
@@ -84,14 +89,21 @@ func TestHandlers(t *testing.T) {
 	if err := mux.ProcessTask(ctx, asynq.NewTask(tasks.TypeDeliveryAttempt, []byte(`{"id":"dlv_9"}`))); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.steps) != 1 || r.steps[0] != "stp_9" || len(r.dels) != 1 || r.dels[0] != "dlv_9" {
+	if err := mux.ProcessTask(ctx, asynq.NewTask(tasks.TypeStepRun, []byte(`{"ids":["stp_10","stp_11"]}`))); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.steps, []string{"stp_9", "stp_10", "stp_11"}) || !slices.Equal(r.dels, []string{"dlv_9"}) {
 		t.Errorf("steps %v deliveries %v", r.steps, r.dels)
 	}
-	for _, bad := range []string{`{`, `{}`, `{"id":""}`} {
+	for _, bad := range []string{`{`, `{}`, `{"id":""}`, `{"ids":[]}`, `{"ids":["stp_1",""]}`} {
 		err := mux.ProcessTask(ctx, asynq.NewTask(tasks.TypeStepRun, []byte(bad)))
 		if !errors.Is(err, asynq.SkipRetry) {
 			t.Errorf("payload %s: %v, want SkipRetry", bad, err)
 		}
+	}
+	err := mux.ProcessTask(ctx, asynq.NewTask(tasks.TypeDeliveryAttempt, []byte(`{"ids":["dlv_1","dlv_2"]}`)))
+	if !errors.Is(err, asynq.SkipRetry) {
+		t.Errorf("delivery task with two ids: %v, want SkipRetry", err)
 	}
 }
 

@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	a.insp = asynq.NewInspectorFromRedisClient(a.rdb)
 	a.metrics = newMetrics(a.store, &a.trips, a.insp, engine.SystemClock{}, log)
 	a.Engine, err = engine.New(engine.Config{Store: a.store, Queue: tasks.NewQueue(a.client), Sender: sender,
-		Registry: reg, Logger: log, NewSecret: webhook.NewSecret, Metrics: a.metrics})
+		Registry: reg, Logger: log, NewSecret: webhook.NewSecret, Metrics: a.metrics, StepParallel: cfg.Concurrency})
 	if err != nil {
 		return nil, err
 	}

@@ -998,3 +998,26 @@ func TestRunStepsStopsOnCancel(t *testing.T) {
 		t.Errorf("RunSteps on a cancelled task: %v, want context.Canceled", err)
 	}
 }
+
+// TestSweepLeavesHeldSteps: the sweeper re-enqueues overdue pending steps,
+// one task each, but not those a running task holds.
+func TestSweepLeavesHeldSteps(t *testing.T) {
+	r := newRig(t, storagetest.OpenSQLite(t))
+	ctx := context.Background()
+	r.activate(t, signupHook(), false)
+	r.ingest(t, signups("h", 3)...)
+	steps, _ := r.queue.enqueued()
+	r.clock.Add(time.Minute)
+	n, err := r.e.Sweep(ctx, 30*time.Second, map[string]bool{steps[1]: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := r.queue.enqueued()
+	swept := after[len(steps):]
+	slices.Sort(swept)
+	want := []string{steps[0], steps[2]}
+	slices.Sort(want)
+	if n != 2 || !slices.Equal(swept, want) {
+		t.Errorf("swept %d: %v, want %v (not the held %s)", n, swept, want, steps[1])
+	}
+}

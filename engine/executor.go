@@ -543,9 +543,10 @@ func setContactField(c *Contact, field string, v any) bool {
 
 // Sweep re-enqueues due steps and deliveries whose task may be missing (a
 // flushed or restarted Redis): rows due before now-grace that are still
-// pending. The queue drops duplicates of tasks it still holds. It returns
-// how many rows it handed to the queue.
-func (e *Engine) Sweep(ctx context.Context, grace time.Duration) (int, error) {
+// pending, but for the steps in held (those that tasks being run hold).
+// The queue drops duplicates of tasks it still holds. It returns how many
+// rows it handed to the queue.
+func (e *Engine) Sweep(ctx context.Context, grace time.Duration, held map[string]bool) (int, error) {
 	const batch = 1000
 	before := e.now().Add(-grace)
 	steps, err := e.st.DueSteps(ctx, before, batch)
@@ -554,6 +555,9 @@ func (e *Engine) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 	}
 	n := 0
 	for i := range steps {
+		if held[steps[i].ID] {
+			continue
+		}
 		if err := e.cfg.Queue.EnqueueSteps(ctx, []string{steps[i].ID}, steps[i].DueAt); err != nil {
 			return n, fmt.Errorf("sweep: enqueue step %s: %w", steps[i].ID, err)
 		}

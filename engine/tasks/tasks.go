@@ -82,6 +82,38 @@ func (q *Queue) enqueue(ctx context.Context, typ string, p Payload, taskID strin
 	return nil
 }
 
+// HeldSteps returns the ids of the steps that the tasks being run now (by
+// any worker) hold. A step waits its turn inside its group's task, so the
+// sweeper must leave these alone however overdue they are, or it would
+// have them sent twice. A worker that died holds its tasks until asynq's
+// lease on them runs out; asynq then hands them to another worker.
+func HeldSteps(ins *asynq.Inspector) (map[string]bool, error) {
+	const size = 500
+	held := map[string]bool{}
+	for page := 1; ; page++ {
+		ts, err := ins.ListActiveTasks(QueueName, asynq.Page(page), asynq.PageSize(size))
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return held, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list active tasks: %w", err)
+		}
+		for _, t := range ts {
+			var p Payload
+			if t.Type != TypeStepRun || json.Unmarshal(t.Payload, &p) != nil {
+				continue
+			}
+			for _, id := range append(p.IDs, p.ID) {
+				held[id] = true
+			}
+		}
+		if len(ts) < size {
+			delete(held, "")
+			return held, nil
+		}
+	}
+}
+
 // Runner is what the handlers call: the engine.
 type Runner interface {
 	RunSteps(ctx context.Context, stepIDs []string) error

@@ -35,18 +35,23 @@ func (r *runner) AttemptDelivery(_ context.Context, id string) error {
 	return nil
 }
 
+// newQueue returns a Queue and an Inspector on a fresh in-memory Redis.
+func newQueue(t *testing.T) (asynq.RedisClientOpt, *tasks.Queue, *asynq.Inspector) {
+	m := miniredis.RunT(t)
+	opt := asynq.RedisClientOpt{Addr: m.Addr()}
+	client := asynq.NewClient(opt)
+	t.Cleanup(func() { client.Close() })
+	ins := asynq.NewInspector(opt)
+	t.Cleanup(func() { ins.Close() })
+	return opt, tasks.NewQueue(client), ins
+}
+
 // TestQueueDropsDuplicates: re-enqueueing a step asynq still holds is a
 // no-op (the sweeper relies on it); a delivery's next attempt at another
 // time is a new task.
 func TestQueueDropsDuplicates(t *testing.T) {
 	t.Parallel()
-	m := miniredis.RunT(t)
-	opt := asynq.RedisClientOpt{Addr: m.Addr()}
-	client := asynq.NewClient(opt)
-	defer client.Close()
-	ins := asynq.NewInspector(opt)
-	defer ins.Close()
-	q := tasks.NewQueue(client)
+	_, q, ins := newQueue(t)
 	ctx := context.Background()
 	now := time.Now()
 	for i := 0; i < 3; i++ {
@@ -115,4 +120,54 @@ func TestRetryDelay(t *testing.T) {
 			t.Errorf("RetryDelay(%d) = %s, want %s", n, got, want)
 		}
 	}
+}
+
+// blocking runs steps until released, telling when it has started.
+type blocking struct {
+	runner
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blocking) RunSteps(ctx context.Context, ids []string) error {
+	b.started <- struct{}{}
+	<-b.release
+	return b.runner.RunSteps(ctx, ids)
+}
+
+// TestHeldSteps: the steps of a task being run are held; those of a task
+// still waiting in the queue are not; with no queue yet, none are.
+func TestHeldSteps(t *testing.T) {
+	t.Parallel()
+	opt, q, ins := newQueue(t)
+	if held, err := tasks.HeldSteps(ins); err != nil || len(held) != 0 {
+		t.Fatalf("no queue yet: %v, %v", held, err)
+	}
+	ctx := context.Background()
+	if err := q.EnqueueSteps(ctx, []string{"stp_a", "stp_b"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b := &blocking{started: make(chan struct{}, 2), release: make(chan struct{})}
+	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 1, Queues: map[string]int{tasks.QueueName: 1},
+		LogLevel: asynq.FatalLevel})
+	if err := srv.Start(tasks.NewMux(b)); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	select {
+	case <-b.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the task never started")
+	}
+	if err := q.EnqueueSteps(ctx, []string{"stp_c"}, time.Now()); err != nil { // waits: concurrency 1
+		t.Fatal(err)
+	}
+	held, err := tasks.HeldSteps(ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != 2 || !held["stp_a"] || !held["stp_b"] {
+		t.Errorf("held %v, want stp_a and stp_b", held)
+	}
+	close(b.release)
 }

@@ -275,6 +275,16 @@ func (a *App) queueLatency() time.Duration {
 	return info.Latency
 }
 
+// heldSteps is the steps that tasks being run hold (nil when Redis cannot
+// say: sweep as usual).
+func (a *App) heldSteps() map[string]bool {
+	held, err := tasks.HeldSteps(a.insp)
+	if err != nil {
+		a.log.Warn("sweep: list the steps held by running tasks", "err", err)
+	}
+	return held
+}
+
 func (a *App) runSweeper(ctx context.Context) error {
 	t := time.NewTicker(a.cfg.SweepInterval)
 	defer t.Stop()
@@ -284,7 +294,7 @@ func (a *App) runSweeper(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			n, err := a.Engine.Sweep(ctx, a.cfg.SweepGrace+a.queueLatency())
+			n, err := a.Engine.Sweep(ctx, a.cfg.SweepGrace+a.queueLatency(), a.heldSteps())
 			if err != nil && !errors.Is(err, context.Canceled) {
 				a.log.Warn("sweep", "err", err)
 			} else if n > 0 {

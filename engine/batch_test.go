@@ -200,17 +200,27 @@ func (tx spyTx) GetContactsByEmail(ctx context.Context, emails []string) ([]*eng
 }
 
 func (tx spyTx) InsertContacts(ctx context.Context, cs []*engine.Contact) ([]bool, error) {
-	emails := make([]string, len(cs))
-	for i, c := range cs {
-		emails[i] = c.Email
-	}
-	defer tx.s.enter("InsertContacts", emails)()
+	defer tx.s.enter("InsertContacts", keys(cs, func(c *engine.Contact) string { return c.Email }))()
 	return tx.Tx.InsertContacts(ctx, cs)
 }
 
-func (tx spyTx) FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) ([]string, error) {
+func (tx spyTx) FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) ([]string, []string, error) {
 	defer tx.s.enter("FinishSteps", ids)()
 	return tx.Tx.FinishSteps(ctx, ids, at, complete)
+}
+
+func (tx spyTx) InsertDeliveries(ctx context.Context, ds []*engine.Delivery) ([]bool, error) {
+	defer tx.s.enter("InsertDeliveries", keys(ds, func(d *engine.Delivery) string { return d.ID }))()
+	return tx.Tx.InsertDeliveries(ctx, ds)
+}
+
+// keys returns key(x) for each of xs, as a spied call's arguments.
+func keys[T any](xs []T, key func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = key(x)
+	}
+	return out
 }
 
 // memQueue is an in-memory engine.Queue that only records what it is given.
@@ -1019,5 +1029,45 @@ func TestSweepLeavesHeldSteps(t *testing.T) {
 	slices.Sort(want)
 	if n != 2 || !slices.Equal(swept, want) {
 		t.Errorf("swept %d: %v, want %v (not the held %s)", n, swept, want, steps[1])
+	}
+}
+
+// TestLastBranchCompletesRun: a run's two branches end on two workers
+// whose transactions overlap, each having finished its step while the
+// other's was still pending as far as it could see. The run must still
+// end completed (PostgreSQL: under READ COMMITTED neither transaction sees
+// the other's finish).
+func TestLastBranchCompletesRun(t *testing.T) {
+	st := storagetest.OpenPostgres(t)
+	r, r2 := newRig(t, st), newRig(t, st)
+	ctx := context.Background()
+	g := engine.Graph{Nodes: []engine.Node{node("t1", "signup", `{}`), hookNode("w1", "https://example.org/a"),
+		hookNode("w2", "https://example.org/b")}, Edges: []engine.Edge{{From: "t1", To: "w1"}, {From: "t1", To: "w2"}}}
+	sc := r.activate(t, g, false)
+	res := r.ingest(t, engine.EventInput{Type: "signup", Email: "two@example.org"})
+	steps, _ := r.queue.enqueued()
+	if len(steps) != 2 {
+		t.Fatalf("%d steps enqueued, want 2 (one per branch)", len(steps))
+	}
+	g1, g2 := r.spy.hold("InsertDeliveries"), r2.spy.hold("InsertDeliveries")
+	errs := make(chan error, 2)
+	go func() { errs <- r.e.RunStep(ctx, steps[0]) }()
+	go func() { errs <- r2.e.RunStep(ctx, steps[1]) }()
+	if !g1.wait(1) || !g2.wait(1) {
+		t.Fatal("the two branches never came to store their deliveries")
+	}
+	r.spy.release("InsertDeliveries")
+	r2.spy.release("InsertDeliveries")
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var status string
+	if err := st.DB().NewRaw("SELECT status FROM runs WHERE scenario_id = ? AND contact_id = ?", sc.ID, res[0].ContactID).Scan(ctx, &status); err != nil {
+		t.Fatal(err)
+	}
+	if status != string(engine.RunCompleted) {
+		t.Errorf("run %s after both branches ended, want %s", status, engine.RunCompleted)
 	}
 }

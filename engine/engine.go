@@ -134,6 +134,9 @@ type work struct {
 	// New deliveries per event subscription, counted at the end of the
 	// transaction (engine/subscriptions.go).
 	subDeliveries map[string]int
+	// Runs that may have ended but were not completed: checked again
+	// once the transaction has committed.
+	recheck []string
 }
 
 type statKey struct {
@@ -188,7 +191,23 @@ func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx, w
 	}
 	e.enqueue(ctx, &w)
 	e.report(&w)
+	e.recheckRuns(ctx, w.recheck)
 	return nil
+}
+
+// recheckRuns completes, after a commit, the runs that a transaction left
+// active only because another transaction had not yet committed the end of
+// their other branches: under READ COMMITTED two transactions that each end
+// one branch can each see the other's step still pending, and the later to
+// commit must then complete the run. This statement sees both. A failure
+// is logged: the run keeps status active with nothing pending.
+func (e *Engine) recheckRuns(ctx context.Context, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := e.st.CompleteRuns(ctx, ids); err != nil {
+		e.log.Warn("complete runs after commit", "runs", len(ids), "err", err)
+	}
 }
 
 // enqueue hands a committed transaction's steps and deliveries to the

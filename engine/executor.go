@@ -191,7 +191,7 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 				ending = append(ending, o.run.ID)
 			}
 		}
-		finished, err := tx.FinishSteps(ctx, ids, e.now(), ending)
+		finished, completed, err := tx.FinishSteps(ctx, ids, e.now(), ending)
 		if err != nil {
 			return err
 		}
@@ -242,7 +242,23 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 				rest = append(rest, o.run)
 			}
 		}
-		return tx.CompleteRuns(ctx, endedRuns(rest, pending))
+		ended := endedRuns(rest, pending)
+		more, err := tx.CompleteRuns(ctx, ended)
+		if err != nil {
+			return err
+		}
+		// A run whose other branch ended in a transaction still open (on
+		// another worker) did not look complete from here; whichever of
+		// the two commits last completes it after its commit (recheck).
+		completed = append(completed, more...)
+		for _, o := range claimed {
+			id := o.run.ID
+			if (slices.Contains(ending, id) || slices.Contains(ended, id)) && !slices.Contains(completed, id) &&
+				!slices.Contains(w.recheck, id) {
+				w.recheck = append(w.recheck, id)
+			}
+		}
+		return nil
 	})
 }
 

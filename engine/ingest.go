@@ -390,7 +390,8 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 	if err != nil {
 		return err
 	}
-	return tx.CompleteRuns(ctx, endedRuns(started, pending))
+	_, err = tx.CompleteRuns(ctx, endedRuns(started, pending)) // new runs: no other transaction has their steps
+	return err
 }
 
 // endedRuns returns the ids of the runs that have no new pending step.

@@ -55,12 +55,12 @@ type Tx interface {
 	// InsertRuns inserts the runs InsertRun would and returns them.
 	InsertRuns(ctx context.Context, runs []*Run) ([]*Run, error)
 	// CompleteRuns marks completed those of the runs that are active and
-	// have no pending step.
-	CompleteRuns(ctx context.Context, ids []string) error
+	// have no pending step, and returns their ids.
+	CompleteRuns(ctx context.Context, ids []string) ([]string, error)
 	// FinishSteps moves those of the steps that are pending to done and
 	// returns their ids; if it finished any, it then completes the runs of
-	// complete that have nothing pending left.
-	FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) ([]string, error)
+	// complete that have nothing pending left and returns theirs too.
+	FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) (finished, completed []string, err error)
 	// InsertDeliveries inserts the deliveries whose id is new and reports
 	// for each whether it did.
 	InsertDeliveries(ctx context.Context, ds []*Delivery) ([]bool, error)

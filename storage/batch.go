@@ -214,43 +214,50 @@ func keepInserted[T any](items []T, ok []bool) []T {
 // status PostgreSQL also scanned the partial index of pending steps
 // (steps_due), all of them for each run, when its statistics lagged a
 // burst of new steps (17 ms a batch with 30,000 steps queued).
-func (r *repo) CompleteRuns(ctx context.Context, ids []string) error {
+func (r *repo) CompleteRuns(ctx context.Context, ids []string) ([]string, error) {
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
-	_, err := r.conn(ctx).ExecContext(ctx, `UPDATE runs SET status = 'completed'
+	var done []string
+	err := r.conn(ctx).NewRaw(`UPDATE runs SET status = 'completed'
 WHERE id IN (?) AND status = 'active'
-AND (SELECT COUNT(*) FILTER (WHERE steps.status = 'pending') FROM steps WHERE steps.run_id = runs.id) = 0`, bun.In(ids))
-	return wrap(err, "complete %d runs", len(ids))
+AND (SELECT COUNT(*) FILTER (WHERE steps.status = 'pending') FROM steps WHERE steps.run_id = runs.id) = 0
+RETURNING id`, bun.In(ids)).Scan(ctx, &done)
+	return done, wrap(err, "complete %d runs", len(ids))
 }
 
 // FinishSteps moves those of the steps that are pending to done at at and
 // returns their ids; the others (finished meanwhile, or deleted) are left
 // alone. Then, if it finished any, it completes those of the runs in
-// complete that are active with nothing pending, as CompleteRuns does. On
+// complete that are active with nothing pending, as CompleteRuns does, and
+// returns their ids too. On
 // PostgreSQL both are one statement (only runs of the steps it finished):
 // the runs' update sees the steps as they were before the statement, so
 // the steps it finishes are left out of the pending count by id.
-func (r *repo) FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) ([]string, error) {
+func (r *repo) FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) (finished, completed []string, err error) {
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	var done []string
 	if !r.st.postgres || len(complete) == 0 {
 		err := r.atomic(ctx, func(ctx context.Context, r *repo) error {
 			var runs []string
 			err := r.conn(ctx).NewRaw(`UPDATE steps SET status = 'done', error = '', done_at = ?
-WHERE id IN (?) AND `+pendingByID+` RETURNING id, run_id`, ut(at), bun.In(ids)).Scan(ctx, &done, &runs)
+WHERE id IN (?) AND `+pendingByID+` RETURNING id, run_id`, ut(at), bun.In(ids)).Scan(ctx, &finished, &runs)
 			if err != nil || len(complete) == 0 {
 				return wrap(err, "finish %d steps", len(ids))
 			}
-			return r.CompleteRuns(ctx, slices.DeleteFunc(slices.Clone(complete), func(id string) bool {
+			completed, err = r.CompleteRuns(ctx, slices.DeleteFunc(slices.Clone(complete), func(id string) bool {
 				return !slices.Contains(runs, id)
 			}))
+			return err
 		})
-		return done, err
+		return finished, completed, err
 	}
-	err := r.conn(ctx).NewRaw(`WITH finished AS (
+	var rows []struct {
+		ID  string `bun:"id"`
+		Run bool   `bun:"run"`
+	}
+	err = r.conn(ctx).NewRaw(`WITH finished AS (
   UPDATE steps SET status = 'done', error = '', done_at = ?
   WHERE id IN (?) AND `+pendingByID+` RETURNING id, run_id
 ), completed AS (
@@ -258,9 +265,17 @@ WHERE id IN (?) AND `+pendingByID+` RETURNING id, run_id`, ut(at), bun.In(ids)).
   WHERE id IN (SELECT run_id FROM finished) AND id IN (?) AND status = 'active'
   AND (SELECT COUNT(*) FILTER (WHERE steps.status = 'pending' AND steps.id NOT IN (SELECT id FROM finished))
        FROM steps WHERE steps.run_id = runs.id) = 0
+  RETURNING id
 )
-SELECT id FROM finished`, ut(at), bun.In(ids), bun.In(complete)).Scan(ctx, &done)
-	return done, wrap(err, "finish %d steps", len(ids))
+SELECT id, false AS run FROM finished UNION ALL SELECT id, true FROM completed`, ut(at), bun.In(ids), bun.In(complete)).Scan(ctx, &rows)
+	for _, row := range rows {
+		if row.Run {
+			completed = append(completed, row.ID)
+		} else {
+			finished = append(finished, row.ID)
+		}
+	}
+	return finished, completed, wrap(err, "finish %d steps", len(ids))
 }
 
 // InsertDeliveries inserts the deliveries whose id is new and reports for

@@ -290,8 +290,13 @@ func TestCompleteRuns(t *testing.T) {
 			}
 		}
 		call = append(call, "run_missing", "run_done") // unknown and repeated ids are fine
-		if err := s.CompleteRuns(ctx, call); err != nil {
+		done, err := s.CompleteRuns(ctx, call)
+		if err != nil {
 			t.Fatal(err)
+		}
+		slices.Sort(done)
+		if want := []string{"run_done", "run_donefailed", "run_nosteps"}; !slices.Equal(done, want) {
+			t.Errorf("CompleteRuns returned %v, want %v", done, want)
 		}
 		for _, r := range runs {
 			got, err := s.GetRun(ctx, r.id)
@@ -302,8 +307,8 @@ func TestCompleteRuns(t *testing.T) {
 				t.Errorf("%s: status %s, want %s", r.id, got.Status, r.want)
 			}
 		}
-		if err := s.CompleteRuns(ctx, nil); err != nil {
-			t.Errorf("CompleteRuns(nil): %v", err)
+		if done, err := s.CompleteRuns(ctx, nil); err != nil || len(done) != 0 {
+			t.Errorf("CompleteRuns(nil) = %v, %v", done, err)
 		}
 	})
 }
@@ -323,7 +328,7 @@ func TestFinishSteps(t *testing.T) {
 		if _, err := s.InsertSteps(ctx, steps); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.FinishSteps(ctx, []string{"stp_1", "stp_done", "stp_missing", "stp_failed", "stp_2", "stp_1"}, at(5), nil)
+		got, _, err := s.FinishSteps(ctx, []string{"stp_1", "stp_done", "stp_missing", "stp_failed", "stp_2", "stp_1"}, at(5), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,10 +356,10 @@ func TestFinishSteps(t *testing.T) {
 				t.Errorf("%s: %s %q done at %v; want %s %q done at %v", tc.id, st.Status, st.Error, st.DoneAt, tc.status, tc.errMsg, tc.doneAt)
 			}
 		}
-		if got, err := s.FinishSteps(ctx, []string{"stp_1", "stp_2"}, at(6), nil); err != nil || len(got) != 0 {
+		if got, _, err := s.FinishSteps(ctx, []string{"stp_1", "stp_2"}, at(6), nil); err != nil || len(got) != 0 {
 			t.Errorf("FinishSteps of finished steps = %v, %v; want none", got, err)
 		}
-		if got, err := s.FinishSteps(ctx, nil, at(6), nil); err != nil || len(got) != 0 {
+		if got, _, err := s.FinishSteps(ctx, nil, at(6), nil); err != nil || len(got) != 0 {
 			t.Errorf("FinishSteps(nil) = %v, %v", got, err)
 		}
 	})
@@ -380,9 +385,13 @@ func TestFinishStepsCompletes(t *testing.T) {
 			t.Fatal(err)
 		}
 		all := []string{last.ID, two.ID, branch.ID, idle.ID}
-		got, err := s.FinishSteps(ctx, []string{"stp_last", "stp_two_a", "stp_two_b", "stp_branch"}, at(5), all)
+		got, completed, err := s.FinishSteps(ctx, []string{"stp_last", "stp_two_a", "stp_two_b", "stp_branch"}, at(5), all)
 		if err != nil || len(got) != 4 {
 			t.Fatalf("FinishSteps = %v, %v", got, err)
+		}
+		slices.Sort(completed)
+		if want := []string{last.ID, two.ID}; !slices.Equal(completed, want) {
+			t.Errorf("FinishSteps completed %v, want %v", completed, want)
 		}
 		for id, want := range map[string]engine.RunStatus{last.ID: engine.RunCompleted, two.ID: engine.RunCompleted,
 			branch.ID: engine.RunActive, idle.ID: engine.RunActive} {

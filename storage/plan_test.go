@@ -76,7 +76,7 @@ SELECT 'dlv_' || i, 'msg_' || i, 'step', 'scn_p', 'https://example.org/', 'POST'
 
 	var sent statements
 	db.AddQueryHook(&sent)
-	if _, err := s.FinishSteps(ctx, []string{"stp_400", "stp_500", "stp_600"}, at(1), []string{"run_p"}); err != nil {
+	if _, _, err := s.FinishSteps(ctx, []string{"stp_400", "stp_500", "stp_600"}, at(1), []string{"run_p"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.FinishStep(ctx, "stp_700", engine.StepFailed, "boom", at(1)); err != nil {

@@ -53,22 +53,28 @@ func (q *Queue) EnqueueSteps(ctx context.Context, stepIDs []string, at time.Time
 	case 0:
 		return nil
 	case 1:
-		return q.enqueue(ctx, TypeStepRun, Payload{ID: stepIDs[0]}, "step:"+stepIDs[0], at)
+		return q.enqueue(ctx, TypeStepRun, Payload{ID: stepIDs[0]}, "step:"+stepIDs[0], at, taskTimeout)
 	}
-	return q.enqueue(ctx, TypeStepRun, Payload{IDs: stepIDs}, "steps:"+stepIDs[0], at)
+	// A group's steps wait their turn for the process's step slots; its
+	// deadline must not cut them (and the sends in flight) short.
+	return q.enqueue(ctx, TypeStepRun, Payload{IDs: stepIDs}, "steps:"+stepIDs[0], at, taskTimeout*time.Duration(len(stepIDs)))
 }
+
+// taskTimeout is the deadline of a task of one row: far above the longest
+// webhook timeout (60 s), it only catches a handler that hangs.
+const taskTimeout = 2 * time.Minute
 
 // EnqueueDelivery asks for a delivery's next attempt at at.
 func (q *Queue) EnqueueDelivery(ctx context.Context, deliveryID string, at time.Time) error {
-	return q.enqueue(ctx, TypeDeliveryAttempt, Payload{ID: deliveryID}, "delivery:"+deliveryID+":"+strconv.FormatInt(at.UnixMilli(), 10), at)
+	return q.enqueue(ctx, TypeDeliveryAttempt, Payload{ID: deliveryID}, "delivery:"+deliveryID+":"+strconv.FormatInt(at.UnixMilli(), 10), at, taskTimeout)
 }
 
-func (q *Queue) enqueue(ctx context.Context, typ string, p Payload, taskID string, at time.Time) error {
+func (q *Queue) enqueue(ctx context.Context, typ string, p Payload, taskID string, at time.Time, timeout time.Duration) error {
 	payload, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
-	opts := []asynq.Option{asynq.Queue(QueueName), asynq.TaskID(taskID), asynq.MaxRetry(100), asynq.Timeout(2 * time.Minute)}
+	opts := []asynq.Option{asynq.Queue(QueueName), asynq.TaskID(taskID), asynq.MaxRetry(100), asynq.Timeout(timeout)}
 	if time.Until(at) > 0 {
 		opts = append(opts, asynq.ProcessAt(at))
 	}

@@ -78,6 +78,16 @@ func TestQueueDropsDuplicates(t *testing.T) {
 	if info.Pending != 2 || info.Scheduled != 2 {
 		t.Errorf("pending %d scheduled %d, want 2 and 2", info.Pending, info.Scheduled)
 	}
+	// A group's deadline grows with its steps, which wait their turn.
+	for id, want := range map[string]time.Duration{"step:stp_1": 2 * time.Minute, "steps:stp_2": 4 * time.Minute} {
+		ti, err := ins.GetTaskInfo(tasks.QueueName, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ti.Timeout != want {
+			t.Errorf("task %s: timeout %s, want %s", id, ti.Timeout, want)
+		}
+	}
 }
 
 // TestHandlers: each task type reaches its runner method with the row

@@ -40,9 +40,10 @@ type Config struct {
 	// AllowPrivateTargets lets webhooks reach loopback and private
 	// addresses (SLUICE_ALLOW_PRIVATE_TARGETS). Defaults to false.
 	AllowPrivateTargets bool
-	// Concurrency is how many tasks a worker runs at once
-	// (SLUICE_WORKER_CONCURRENCY). Defaults to 64: a task mostly waits
-	// (for the HTTP answer, for its batch's commit), and more tasks in
+	// Concurrency is how many tasks a worker runs at once, and how many
+	// steps (a task may hold a group of them) it runs at once
+	// (SLUICE_WORKER_CONCURRENCY). Defaults to 64: a step mostly waits
+	// (for the HTTP answer, for its batch's commit), and more steps in
 	// flight make bigger batches.
 	Concurrency int
 	// SweepInterval is how often the sweeper looks for due work whose task

@@ -28,6 +28,9 @@ type Config struct {
 	// StepParallel caps the steps the process runs at once (their sends in
 	// flight). Defaults to 64.
 	StepParallel int
+	// ImportHeartbeat is how often a running import shows it is alive;
+	// one silent for four is failed by FailStaleImports. Defaults to 30s.
+	ImportHeartbeat time.Duration
 	// ActiveCacheTTL is how long the set of active scenarios (and a
 	// scenario's name and secret) is cached before changes made by other
 	// processes are seen. Defaults to 1s.
@@ -88,6 +91,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.StepParallel <= 0 {
 		cfg.StepParallel = 64
+	}
+	if cfg.ImportHeartbeat <= 0 {
+		cfg.ImportHeartbeat = 30 * time.Second
 	}
 	if cfg.ActiveCacheTTL == 0 {
 		cfg.ActiveCacheTTL = time.Second

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -51,6 +52,9 @@ type ImportSummary struct {
 	Refused   int64        `json:"refused"`
 	Failure   string       `json:"failure,omitempty"` // why a failed import stopped
 	CreatedAt time.Time    `json:"created_at"`
+	// UpdatedAt is the import's last sign of life: a chunk recorded, or a
+	// heartbeat every ImportHeartbeat while it waits for the file.
+	UpdatedAt time.Time `json:"updated_at"`
 	// FinishedAt is when it completed or failed.
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
@@ -105,21 +109,67 @@ func (e *Engine) Import(ctx context.Context, in ImportInput) (*Import, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := e.now()
 	imp := &Import{ImportSummary: ImportSummary{ID: NewID("imp"), Format: in.Format, ListID: in.ListID,
-		Status: ImportRunning, CreatedAt: e.now()}, Errors: []ImportRowError{}}
+		Status: ImportRunning, CreatedAt: now, UpdatedAt: now}, Errors: []ImportRowError{}}
 	if err := e.st.InsertImport(ctx, imp); err != nil {
 		return nil, fmt.Errorf("record import: %w", err)
 	}
 	im := &importer{e: e, imp: imp, rows: rows, listID: in.ListID, csv: in.Format == ImportCSV, onProgress: in.OnProgress}
-	if err := im.run(ctx); err != nil {
+	stop := e.importHeartbeat(ctx, imp.ID)
+	err = im.run(ctx)
+	stop()
+	if err != nil {
 		return imp, e.failImport(ctx, imp, err)
 	}
 	finished := e.now()
-	imp.Status, imp.FinishedAt = ImportCompleted, &finished
+	imp.Status, imp.FinishedAt, imp.UpdatedAt = ImportCompleted, &finished, finished
 	if err := e.st.UpdateImport(ctx, imp); err != nil {
 		return imp, e.failImport(ctx, imp, err)
 	}
 	return imp, nil
+}
+
+// importHeartbeat touches a running import every ImportHeartbeat until
+// the returned stop is called, so that it is not taken for dead while it
+// waits for a slow upload. A failed touch is logged; the next may pass.
+func (e *Engine) importHeartbeat(ctx context.Context, id string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(e.cfg.ImportHeartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := e.st.TouchImport(ctx, id, e.now()); err != nil && ctx.Err() == nil {
+					e.log.Warn("import heartbeat", "import", id, "err", err)
+				}
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// FailStaleImports marks failed the running imports that have shown no
+// sign of life for four heartbeats: the process running them stopped
+// (they run inside the API request that uploads the file). It returns how
+// many.
+func (e *Engine) FailStaleImports(ctx context.Context) (int, error) {
+	now := e.now()
+	n, err := e.st.FailStaleImports(ctx, now.Add(-4*e.cfg.ImportHeartbeat), now,
+		"interrupted: the process running it stopped; the rows counted were committed")
+	if err != nil {
+		return 0, fmt.Errorf("fail stale imports: %w", err)
+	}
+	return n, nil
 }
 
 // GetImport returns an import with its progress and refused rows.
@@ -176,7 +226,7 @@ func (e *Engine) failImport(ctx context.Context, imp *Import, err error) error {
 		e.log.Error("import failed", "import", imp.ID, "err", err)
 	}
 	finished := e.now()
-	imp.Status, imp.FinishedAt = ImportFailed, &finished
+	imp.Status, imp.FinishedAt, imp.UpdatedAt = ImportFailed, &finished, finished
 	// The import's own context may be what failed; its record must not.
 	if uerr := e.st.UpdateImport(context.WithoutCancel(ctx), imp); uerr != nil {
 		e.log.Error("record a failed import", "import", imp.ID, "err", uerr)
@@ -312,6 +362,7 @@ func (im *importer) flush(ctx context.Context) error {
 		im.errs, imp.ErrorsTruncated = im.errs[:room], true
 	}
 	imp.Errors = append(imp.Errors, im.errs...)
+	imp.UpdatedAt = im.e.now()
 	im.n, im.events, im.refs, im.errs = 0, im.events[:0], im.refs[:0], im.errs[:0]
 	if err := im.e.st.UpdateImport(ctx, imp); err != nil {
 		return fmt.Errorf("record progress: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/engine/webhook"
+	"github.com/sluicehq/sluice/nodes"
 	"github.com/sluicehq/sluice/storage"
 	"github.com/sluicehq/sluice/storage/storagetest"
 )
@@ -47,7 +50,7 @@ func countEvents(t *testing.T, st *storage.Store, typ string) int {
 	return int(n)
 }
 
-var ignoreImportTimes = cmpopts.IgnoreFields(engine.ImportSummary{}, "ID", "CreatedAt", "FinishedAt")
+var ignoreImportTimes = cmpopts.IgnoreFields(engine.ImportSummary{}, "ID", "CreatedAt", "UpdatedAt", "FinishedAt")
 
 // TestImportCSV: the columns become the contact's fields and groups, bad
 // rows are refused with their line and column while the others are
@@ -311,7 +314,8 @@ func TestImportBodyFails(t *testing.T) {
 		}
 		want := engine.ImportSummary{ID: imp.ID, Format: "ndjson", Status: engine.ImportFailed, Rows: 1000, Accepted: 1000,
 			Failure: "stopped reading the body: connection reset by peer"}
-		if diff := cmp.Diff(want, stored.ImportSummary, cmpopts.IgnoreFields(engine.ImportSummary{}, "CreatedAt", "FinishedAt")); diff != "" || stored.FinishedAt == nil {
+		if diff := cmp.Diff(want, stored.ImportSummary, cmpopts.IgnoreFields(engine.ImportSummary{}, "CreatedAt", "UpdatedAt", "FinishedAt")); diff != "" ||
+			stored.FinishedAt == nil || !stored.UpdatedAt.Equal(*stored.FinishedAt) {
 			t.Errorf("stored import (-want +got):\n%s", diff)
 		}
 		contactOf(t, e, "u999@example.org")
@@ -373,4 +377,69 @@ func TestImportLongLines(t *testing.T) {
 func isInvalid(err error, field string) bool {
 	var inv *engine.InvalidError
 	return errors.As(err, &inv) && inv.Field == field
+}
+
+// TestImportStale: an import waiting for its file shows a heartbeat, so it
+// is not taken for dead; one whose process stopped (no sign of life for
+// four heartbeats) is marked failed with a reason, and only that one.
+func TestImportStale(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+		reg := engine.NewRegistry()
+		nodes.Register(reg)
+		e, err := engine.New(engine.Config{Store: st, Queue: &memQueue{}, Sender: &fakeSender{sent: map[string]int{}},
+			Registry: reg, Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewSecret: webhook.NewSecret,
+			ImportHeartbeat: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		body, upload := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.Import(ctx, engine.ImportInput{Format: engine.ImportNDJSON, Body: body})
+			done <- err
+		}()
+		var live engine.ImportSummary
+		waitFor(t, "the import to start", func() bool {
+			list, err := e.Imports(ctx, 10)
+			if err == nil && len(list) == 1 {
+				live = list[0]
+			}
+			return err == nil && len(list) == 1
+		})
+		clk.Add(time.Minute)
+		waitFor(t, "a heartbeat", func() bool {
+			imp, err := e.GetImport(ctx, live.ID)
+			return err == nil && imp.UpdatedAt.Equal(clk.Now())
+		})
+		old := clk.Now().Add(-time.Hour)
+		dead := &engine.Import{ImportSummary: engine.ImportSummary{ID: "imp_dead", Format: engine.ImportCSV,
+			Status: engine.ImportRunning, Rows: 1000, Accepted: 1000, CreatedAt: old, UpdatedAt: old}, Errors: []engine.ImportRowError{}}
+		if err := st.InsertImport(ctx, dead); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.FailStaleImports(ctx); err != nil || n != 1 {
+			t.Fatalf("FailStaleImports = %d, %v; want the dead one", n, err)
+		}
+		got, err := e.GetImport(ctx, dead.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != engine.ImportFailed || !strings.Contains(got.Failure, "interrupted") || got.FinishedAt == nil ||
+			got.Accepted != 1000 {
+			t.Errorf("the dead import: %+v", got.ImportSummary)
+		}
+		if _, err := io.WriteString(upload, `{"email":"late@example.org"}`+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		upload.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.GetImport(ctx, live.ID); err != nil || got.Status != engine.ImportCompleted || got.Accepted != 1 {
+			t.Errorf("the live import: %+v, %v; want completed with 1 contact", got, err)
+		}
+	})
 }

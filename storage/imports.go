@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -21,23 +22,24 @@ type importRow struct {
 	Errors        []engine.ImportRowError `bun:"errors,nullzero"`
 	Failure       string                  `bun:"failure"`
 	CreatedAt     utime                   `bun:"created_at"`
+	UpdatedAt     utime                   `bun:"updated_at"`
 	FinishedAt    *utime                  `bun:"finished_at"`
 }
 
 // importSummaryColumns are the columns of an import but its errors.
 var importSummaryColumns = []string{"id", "format", "list_id", "status", "rows", "accepted", "refused",
-	"failure", "created_at", "finished_at"}
+	"failure", "created_at", "updated_at", "finished_at"}
 
 func newImportRow(imp *engine.Import) *importRow {
 	return &importRow{ID: imp.ID, Format: imp.Format, ListID: imp.ListID, Status: string(imp.Status),
 		Rows: imp.Rows, Accepted: imp.Accepted, Refused: imp.Refused, Errors: imp.Errors, Failure: imp.Failure,
-		CreatedAt: ut(imp.CreatedAt), FinishedAt: utp(imp.FinishedAt)}
+		CreatedAt: ut(imp.CreatedAt), UpdatedAt: ut(imp.UpdatedAt), FinishedAt: utp(imp.FinishedAt)}
 }
 
 func (r *importRow) summary() engine.ImportSummary {
 	return engine.ImportSummary{ID: r.ID, Format: r.Format, ListID: r.ListID, Status: engine.ImportStatus(r.Status),
 		Rows: r.Rows, Accepted: r.Accepted, Refused: r.Refused, Failure: r.Failure,
-		CreatedAt: r.CreatedAt.T(), FinishedAt: r.FinishedAt.ptr()}
+		CreatedAt: r.CreatedAt.T(), UpdatedAt: r.UpdatedAt.T(), FinishedAt: r.FinishedAt.ptr()}
 }
 
 // InsertImport records a new import (engine.ErrConflict if the id exists).
@@ -46,11 +48,11 @@ func (r *repo) InsertImport(ctx context.Context, imp *engine.Import) error {
 	return wrap(err, "insert import %s", imp.ID)
 }
 
-// UpdateImport writes an import's status, counts, errors, failure and
-// finish time (engine.ErrNotFound if it does not exist).
+// UpdateImport writes an import's status, counts, errors, failure, update
+// and finish times (engine.ErrNotFound if it does not exist).
 func (r *repo) UpdateImport(ctx context.Context, imp *engine.Import) error {
 	res, err := r.conn(ctx).NewUpdate().Model(newImportRow(imp)).
-		Column("status", "rows", "accepted", "refused", "errors", "failure", "finished_at").
+		Column("status", "rows", "accepted", "refused", "errors", "failure", "updated_at", "finished_at").
 		WherePK().Exec(ctx)
 	if err != nil {
 		return wrap(err, "update import %s", imp.ID)
@@ -96,4 +98,22 @@ func (r *repo) ListImports(ctx context.Context, limit int) ([]engine.ImportSumma
 		out[i] = rows[i].summary()
 	}
 	return out, nil
+}
+
+// TouchImport sets a running import's updated_at to at (a heartbeat).
+func (r *repo) TouchImport(ctx context.Context, id string, at time.Time) error {
+	_, err := r.conn(ctx).ExecContext(ctx, "UPDATE imports SET updated_at = ? WHERE id = ? AND status = 'running'", ut(at), id)
+	return wrap(err, "touch import %s", id)
+}
+
+// FailStaleImports marks failed, with failure and finish time at, the
+// running imports not updated since before, and returns how many.
+func (r *repo) FailStaleImports(ctx context.Context, before, at time.Time, failure string) (int, error) {
+	res, err := r.conn(ctx).ExecContext(ctx, `UPDATE imports SET status = 'failed', failure = ?, finished_at = ?, updated_at = ?
+WHERE status = 'running' AND updated_at < ?`, failure, ut(at), ut(at), ut(before))
+	if err != nil {
+		return 0, wrap(err, "fail stale imports")
+	}
+	n, err := affected(res)
+	return int(n), wrap(err, "fail stale imports")
 }

@@ -300,8 +300,9 @@ func (a *App) runSweeper(ctx context.Context) error {
 			} else if n > 0 {
 				a.log.Debug("sweep re-enqueued due work", "rows", n)
 			}
-			// Events buffered for inactive event subscriptions are kept
-			// for engine.BufferRetention; purge older ones once a minute.
+			// Once a minute: purge the events buffered for inactive event
+			// subscriptions longer than engine.BufferRetention, and fail
+			// the imports whose process stopped.
 			if time.Since(purged) >= time.Minute {
 				purged = time.Now()
 				n, err := a.Engine.PurgeSubscriptionBuffers(ctx)
@@ -309,6 +310,12 @@ func (a *App) runSweeper(ctx context.Context) error {
 					a.log.Warn("purge buffered subscription events", "err", err)
 				} else if n > 0 {
 					a.log.Info("purged buffered subscription events older than 5 days", "events", n)
+				}
+				n, err = a.Engine.FailStaleImports(ctx)
+				if err != nil && !errors.Is(err, context.Canceled) {
+					a.log.Warn("fail stale imports", "err", err)
+				} else if n > 0 {
+					a.log.Warn("imports whose process stopped marked failed", "imports", n)
 				}
 			}
 		}

@@ -304,6 +304,10 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 // the latency percentiles.
 func (b *bench) measure(ctx context.Context, run int, stack string, send sendFunc) (result, error) {
 	b.rc.expect(b.s.N)
+	cpu0, err := takeCPUSnapshot()
+	if err != nil {
+		return result{}, err
+	}
 	start, err := b.s.load().drive(ctx, send)
 	if err != nil {
 		return result{}, err
@@ -312,6 +316,10 @@ func (b *bench) measure(ctx context.Context, run int, stack string, send sendFun
 		return result{}, err
 	}
 	if err := sleep(ctx, settle); err != nil {
+		return result{}, err
+	}
+	cpu1, err := takeCPUSnapshot()
+	if err != nil {
 		return result{}, err
 	}
 	d := b.rc.result()
@@ -325,6 +333,19 @@ func (b *bench) measure(ctx context.Context, run int, stack string, send sendFun
 		figP95:        ms(percentile(d.latencies, 95)),
 		figP99:        ms(percentile(d.latencies, 99)),
 	}}
+	// Where the machine's CPU went over the same window (the settle
+	// included, when next to nothing runs).
+	us := func(d time.Duration) float64 { return perDelivery(float64(d.Microseconds()), res) }
+	if total := cpu1.total - cpu0.total; total > 0 {
+		res.Figures[figBusy] = 100 * float64(cpu1.busy-cpu0.busy) / float64(total)
+	}
+	res.Figures[figBenchCPU] = us(cpu1.self - cpu0.self)
+	if stack == stackPostgres {
+		res.Figures[figPGCPU] = us(cpu1.postgres - cpu0.postgres)
+	}
+	if stack != stackEmbedded {
+		res.Figures[figRedisCPU] = us(cpu1.redis - cpu0.redis)
+	}
 	fmt.Fprintf(b.progress, "  %.0f deliveries/s, p99 %.1f ms\n", res.Figures[figPerSec], res.Figures[figP99])
 	return res, nil
 }

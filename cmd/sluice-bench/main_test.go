@@ -88,17 +88,22 @@ func TestBench(t *testing.T) {
 func checkFigures(t *testing.T, res result, n int, rate float64) {
 	t.Helper()
 	f := res.Figures
-	positive := []string{figPerSec, figP50, figP95, figP99}
+	positive := []string{figPerSec, figP50, figP95, figP99, figBusy, figBenchCPU}
 	switch res.Stack {
 	case "floor":
-		positive = append(positive, figRedisCmds)
+		positive = append(positive, figRedisCmds, figRedisCPU)
 	case stackPostgres:
-		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figRedisCmds, figTrips, figSQL)
+		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figRedisCmds, figTrips, figSQL, figPGCPU, figRedisCPU)
 	case stackEmbedded:
 		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figTrips, figSQL)
-		if _, ok := f[figRedisCmds]; ok {
-			t.Errorf("%s: Redis commands measured on the in-process Redis", res.Stack)
+		for _, k := range []string{figRedisCmds, figRedisCPU, figPGCPU} {
+			if _, ok := f[k]; ok {
+				t.Errorf("%s: %s measured on the embedded stack (no PostgreSQL, Redis in process)", res.Stack, k)
+			}
 		}
+	}
+	if f[figBusy] > 100 {
+		t.Errorf("%s: machine CPU busy %v%%", res.Stack, f[figBusy])
 	}
 	if f[figDeliveries] != float64(n) {
 		t.Errorf("%s: %v deliveries, want %d", res.Stack, f[figDeliveries], n)

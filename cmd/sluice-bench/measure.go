@@ -184,3 +184,86 @@ func activeElsewhere(clientList string, db int, window time.Duration) int {
 	}
 	return n
 }
+
+// cpuSnapshot is where the machine's CPU time had gone at one moment: in
+// all, to the PostgreSQL server's processes, to redis-server, and to this
+// process (the load, the receiver and, for the floor, the asynq server).
+type cpuSnapshot struct {
+	busy, total     time.Duration // every CPU: not idle, and all
+	postgres, redis time.Duration
+	self            time.Duration
+}
+
+// takeCPUSnapshot reads /proc. A process that ends between the listing
+// and the read is skipped (its time is lost to the sums: short-lived
+// PostgreSQL backends are rare while the load runs on pooled connections).
+func takeCPUSnapshot() (cpuSnapshot, error) {
+	var s cpuSnapshot
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return s, err
+	}
+	if s.busy, s.total, err = parseMachineStat(string(b)); err != nil {
+		return s, err
+	}
+	if s.self, err = cpuTime(os.Getpid()); err != nil {
+		return s, err
+	}
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return s, err
+	}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		stat := string(b)
+		open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		var sum *time.Duration
+		switch stat[open+1 : end] {
+		case "postgres":
+			sum = &s.postgres
+		case "redis-server":
+			sum = &s.redis
+		default:
+			continue
+		}
+		if t, err := parseStat(stat); err == nil {
+			*sum += t
+		}
+	}
+	return s, nil
+}
+
+// parseMachineStat reads the first line of /proc/stat ("cpu  user nice
+// system idle iowait irq softirq steal …", in clock ticks) into the time
+// every CPU spent busy and in all; idle and iowait are not busy, guest
+// time is already counted in user.
+func parseMachineStat(s string) (busy, total time.Duration, err error) {
+	line, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: first line %q, want the cpu totals", line)
+	}
+	var ticks [8]uint64
+	for i := range ticks {
+		if ticks[i], err = strconv.ParseUint(f[i+1], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+	}
+	var all uint64
+	for _, t := range ticks {
+		all += t
+	}
+	idle := ticks[3] + ticks[4]
+	tick := func(n uint64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+	return tick(all - idle), tick(all), nil
+}

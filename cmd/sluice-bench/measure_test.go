@@ -88,6 +88,19 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
+func TestParseMachineStat(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	busy, total, err := parseMachineStat("cpu  700 10 200 1000 50 5 25 10 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+	if err != nil || busy != 9500*time.Millisecond || total != 20*time.Second {
+		t.Errorf("parseMachineStat = %v, %v, %v; want 9.5s busy of 20s", busy, total, err)
+	}
+	for _, bad := range []string{"", "intr 1 2 3", "cpu 1 2 3", "cpu 1 2 3 x 5 6 7 8"} {
+		if _, _, err := parseMachineStat(bad); err == nil {
+			t.Errorf("parseMachineStat(%q): no error", bad)
+		}
+	}
+}
+
 // TestProcOfThisProcess reads this test process's own /proc files.
 func TestProcOfThisProcess(t *testing.T) {
 	pid := os.Getpid()
@@ -100,6 +113,13 @@ func TestProcOfThisProcess(t *testing.T) {
 	}
 	if m.RSS == 0 || m.Peak < m.RSS {
 		t.Errorf("memory %+v", m)
+	}
+	s, err := takeCPUSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.total <= 0 || s.busy > s.total || s.self < 0 {
+		t.Errorf("CPU snapshot %+v", s)
 	}
 }
 

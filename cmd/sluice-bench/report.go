@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -22,6 +23,10 @@ const (
 	figRedisCmds  = "redis_commands_per_delivery"
 	figTrips      = "redis_round_trips_per_delivery"
 	figSQL        = "sql_statements_per_delivery"
+	figBusy       = "machine_cpu_busy_percent"
+	figPGCPU      = "postgres_cpu_us_per_delivery"
+	figRedisCPU   = "redis_cpu_us_per_delivery"
+	figBenchCPU   = "bench_cpu_us_per_delivery"
 )
 
 // figure is a row of the table.
@@ -43,6 +48,10 @@ var figures = []figure{
 	{figRedisCmds, "Redis commands per delivery", "%.2f"},
 	{figTrips, "Redis round trips per delivery", "%.2f"},
 	{figSQL, "SQL statements per delivery", "%.2f"},
+	{figBusy, "machine CPU busy (%)", "%.0f"},
+	{figPGCPU, "PostgreSQL CPU per delivery (µs)", "%.0f"},
+	{figRedisCPU, "redis-server CPU per delivery (µs)", "%.0f"},
+	{figBenchCPU, "sluice-bench CPU per delivery (µs)", "%.0f"},
 }
 
 // result is one measurement: the floor or a stack in one run. A figure
@@ -113,13 +122,17 @@ func medians(runs []result) []result {
 }
 
 // writeTable writes results as an aligned table under title: a row per
-// figure, a column per stack, "-" where a figure does not apply.
+// figure that any of them has, a column per stack, "-" where a figure
+// does not apply.
 func writeTable(w io.Writer, title string, results []result) {
 	rows := [][]string{{""}}
 	for _, r := range results {
 		rows[0] = append(rows[0], r.Stack)
 	}
 	for _, f := range figures {
+		if !slices.ContainsFunc(results, func(r result) bool { _, ok := r.Figures[f.key]; return ok }) {
+			continue
+		}
 		row := []string{f.label}
 		for _, r := range results {
 			cell := "-"

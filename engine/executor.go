@@ -186,8 +186,10 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 			}
 		}
 		var ending []string
+		ends := map[string]bool{} // runs whose last pending step may be in the batch
 		for i, o := range batch {
-			if len(next[i]) == 0 && !goesOn[o.run.ID] && !slices.Contains(ending, o.run.ID) {
+			if len(next[i]) == 0 && !goesOn[o.run.ID] && !ends[o.run.ID] {
+				ends[o.run.ID] = true
 				ending = append(ending, o.run.ID)
 			}
 		}
@@ -238,7 +240,7 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 		// node was reached already) may have ended too.
 		var rest []*Run
 		for _, o := range claimed {
-			if !slices.Contains(ending, o.run.ID) {
+			if !ends[o.run.ID] {
 				rest = append(rest, o.run)
 			}
 		}
@@ -250,12 +252,16 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 		// A run whose other branch ended in a transaction still open (on
 		// another worker) did not look complete from here; whichever of
 		// the two commits last completes it after its commit (recheck).
-		completed = append(completed, more...)
+		for _, id := range ended {
+			ends[id] = true
+		}
+		for _, id := range append(completed, more...) {
+			delete(ends, id)
+		}
 		for _, o := range claimed {
-			id := o.run.ID
-			if (slices.Contains(ending, id) || slices.Contains(ended, id)) && !slices.Contains(completed, id) &&
-				!slices.Contains(w.recheck, id) {
-				w.recheck = append(w.recheck, id)
+			if ends[o.run.ID] {
+				delete(ends, o.run.ID) // once
+				w.recheck = append(w.recheck, o.run.ID)
 			}
 		}
 		return nil

@@ -397,8 +397,10 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 // endedRuns returns the ids of the runs that have no new pending step.
 func endedRuns(runs []*Run, pending map[string]int) []string {
 	var ids []string
+	seen := map[string]bool{}
 	for _, r := range runs {
-		if pending[r.ID] == 0 && !slices.Contains(ids, r.ID) {
+		if pending[r.ID] == 0 && !seen[r.ID] {
+			seen[r.ID] = true
 			ids = append(ids, r.ID)
 		}
 	}

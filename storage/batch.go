@@ -246,8 +246,12 @@ WHERE id IN (?) AND `+pendingByID+` RETURNING id, run_id`, ut(at), bun.In(ids)).
 			if err != nil || len(complete) == 0 {
 				return wrap(err, "finish %d steps", len(ids))
 			}
+			ofFinished := make(map[string]bool, len(runs))
+			for _, id := range runs {
+				ofFinished[id] = true
+			}
 			completed, err = r.CompleteRuns(ctx, slices.DeleteFunc(slices.Clone(complete), func(id string) bool {
-				return !slices.Contains(runs, id)
+				return !ofFinished[id]
 			}))
 			return err
 		})

@@ -329,7 +329,7 @@ func (r *repo) LoadSteps(ctx context.Context, ids []string) ([]engine.StepLoad, 
 		return nil, nil
 	}
 	var rows []stepLoadRow
-	err := r.conn(ctx).NewSelect().Model(&rows).Relation("Contact").Relation("Event").
+	err := r.reader(ctx).NewSelect().Model(&rows).Relation("Contact").Relation("Event").
 		Where("st.id IN (?)", bun.In(ids)).Scan(ctx)
 	if err != nil {
 		return nil, wrap(err, "load %d steps", len(ids))

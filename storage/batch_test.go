@@ -699,3 +699,50 @@ func TestStatShards(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadStepsBesideAWrite: steps are read while a write transaction is
+// open, and see the last commit, not the open transaction's writes (on
+// SQLite, from the read pool instead of queueing behind the one writer).
+func TestLoadStepsBesideAWrite(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		newFixture(t, s).pendingStep("stp_1")
+		inTx, read := make(chan struct{}), make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+				if _, _, err := tx.FinishSteps(ctx, []string{"stp_1"}, at(1), nil); err != nil {
+					return err
+				}
+				close(inTx)
+				<-read // hold the transaction open until the read is done
+				return nil
+			})
+		}()
+		<-inTx
+		got := make(chan []engine.StepLoad, 1)
+		go func() {
+			loaded, err := s.LoadSteps(ctx, []string{"stp_1"})
+			if err != nil {
+				t.Error(err)
+			}
+			got <- loaded
+		}()
+		select {
+		case loaded := <-got:
+			if len(loaded) != 1 || loaded[0].Step.Status != engine.StepPending {
+				t.Errorf("read beside the open transaction: %+v, want stp_1 still pending", loaded)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("the read waited for the write transaction")
+		}
+		close(read)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if loaded, err := s.LoadSteps(ctx, []string{"stp_1"}); err != nil || len(loaded) != 1 || loaded[0].Step.Status != engine.StepDone {
+			t.Errorf("after commit: %+v, %v; want stp_1 done", loaded, err)
+		}
+	})
+}

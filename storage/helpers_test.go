@@ -95,6 +95,17 @@ func delivery(id, scenarioID, node string, created time.Time) *engine.Delivery {
 		Timeout: 10 * time.Second, Status: engine.DeliveryPending, CreatedAt: created, NextAttemptAt: ptr(created)}
 }
 
+// pendingStep creates a pending step of a new run of a new scenario.
+func (f *fixture) pendingStep(id string) *engine.Step {
+	f.t.Helper()
+	f.scenario("scn_" + id)
+	st := step(id, f.run("run_"+id, "scn_"+id, "con_"+id), "n1", t0)
+	if _, err := f.s.InsertSteps(f.ctx, []*engine.Step{st}); err != nil {
+		f.t.Fatal(err)
+	}
+	return st
+}
+
 func (f *fixture) delivery(d *engine.Delivery) *engine.Delivery {
 	f.t.Helper()
 	ok, err := f.s.InsertDelivery(f.ctx, d)

@@ -54,7 +54,12 @@ const sqliteBusyTimeout = 10 * time.Second
 // concurrent use.
 type Store struct {
 	repo
-	db       *bun.DB
+	db *bun.DB
+	// read serves the hot reads made outside a transaction (LoadSteps). On
+	// SQLite it is a pool of read-only connections: in WAL mode they read
+	// the last commit while the one writer connection writes, instead of
+	// queueing behind its transactions. On PostgreSQL it is db.
+	read     *bun.DB
 	box      *secrets.Box
 	postgres bool
 	// pgOpts reopen the database for the migration lock (PostgreSQL).
@@ -90,6 +95,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqldb.SetMaxIdleConns(cfg.MaxOpenConns)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 		s.db = bun.NewDB(sqldb, pgdialect.New(), bun.WithDiscardUnknownColumns())
+		s.read = s.db
 		s.postgres = true
 		s.pgOpts = opts
 	} else {
@@ -106,15 +112,27 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqldb.SetConnMaxIdleTime(0)
 		sqldb.SetConnMaxLifetime(0)
 		s.db = bun.NewDB(sqldb, sqlitedialect.New(), bun.WithDiscardUnknownColumns())
+		readdb, err := sql.Open(sqliteshim.ShimName, sqliteDSN(cfg.URL)+"&_pragma=query_only(1)")
+		if err != nil {
+			_ = s.db.Close()
+			return nil, fmt.Errorf("storage: open sqlite for reading: %w", err)
+		}
+		readdb.SetMaxOpenConns(sqliteReaders)
+		readdb.SetMaxIdleConns(sqliteReaders)
+		s.read = bun.NewDB(readdb, sqlitedialect.New(), bun.WithDiscardUnknownColumns())
+		s.read.AddQueryHook(counterHook{n: s.count})
 	}
 	s.db.AddQueryHook(counterHook{n: s.count})
 	s.repo = repo{db: s.db, st: s}
 	if err := s.db.PingContext(ctx); err != nil {
-		_ = s.db.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("storage: connect: %w", err)
 	}
 	return s, nil
 }
+
+// sqliteReaders is the size of SQLite's read pool.
+const sqliteReaders = 2
 
 // pgOptions parses a postgres:// URL into pgdriver options. Parameters
 // pgdriver does not know (e.g. search_path) are sent to the server as
@@ -160,7 +178,13 @@ func sqliteDSN(raw string) string {
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.read != s.db {
+		err = errors.Join(err, s.read.Close())
+	}
+	return err
+}
 
 // DB returns the underlying bun database, for tests and tools.
 func (s *Store) DB() *bun.DB { return s.db }
@@ -204,6 +228,15 @@ type txVal struct {
 // transaction; the Store runs on the transaction of an InTx in ctx (so a
 // Store method called inside InTx's fn joins the transaction instead of
 // waiting for SQLite's single connection for ever), else on the pool.
+// reader is the connection for a read: the transaction's when there is
+// one, else the store's read pool.
+func (r *repo) reader(ctx context.Context) bun.IDB {
+	if db := r.conn(ctx); db != r.st.db {
+		return db
+	}
+	return r.st.read
+}
+
 func (r *repo) conn(ctx context.Context) bun.IDB {
 	if !r.tx {
 		if v, ok := ctx.Value(txKey{}).(*txVal); ok && v.st == r.st {

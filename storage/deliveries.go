@@ -118,7 +118,7 @@ func (r *repo) DueDeliveries(ctx context.Context, t time.Time, limit int) ([]eng
 		limit = defaultDueLimit
 	}
 	var rows []deliveryRow
-	err := r.conn(ctx).NewRaw(`SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+	err := r.reader(ctx).NewRaw(`SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
 ORDER BY next_attempt_at, id LIMIT ?`, ut(t), limit).Scan(ctx, &rows)
 	if err != nil {
 		return nil, wrap(err, "due deliveries")

@@ -19,16 +19,16 @@ type Gauges struct {
 // Gauges reads the current Gauges.
 func (s *Store) Gauges(ctx context.Context, now time.Time) (Gauges, error) {
 	var g Gauges
-	if err := s.db.NewRaw(`SELECT count(DISTINCT run_id) FROM steps WHERE status = 'pending'`).
+	if err := s.read.NewRaw(`SELECT count(DISTINCT run_id) FROM steps WHERE status = 'pending'`).
 		Scan(ctx, &g.RunsInFlight); err != nil {
 		return g, wrap(err, "count runs in flight")
 	}
 	var step, delivery utime
-	if err := s.db.NewRaw(`SELECT min(due_at) FROM steps WHERE status = 'pending' AND due_at <= ?`, ut(now)).
+	if err := s.read.NewRaw(`SELECT min(due_at) FROM steps WHERE status = 'pending' AND due_at <= ?`, ut(now)).
 		Scan(ctx, &step); err != nil {
 		return g, wrap(err, "oldest due step")
 	}
-	if err := s.db.NewRaw(`SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`, ut(now)).
+	if err := s.read.NewRaw(`SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`, ut(now)).
 		Scan(ctx, &delivery); err != nil {
 		return g, wrap(err, "oldest due delivery")
 	}

@@ -113,7 +113,7 @@ func (r *repo) DueSteps(ctx context.Context, t time.Time, limit int) ([]engine.S
 		limit = defaultDueLimit
 	}
 	var rows []stepRow
-	err := r.conn(ctx).NewRaw(`SELECT * FROM steps WHERE status = 'pending' AND due_at <= ?
+	err := r.reader(ctx).NewRaw(`SELECT * FROM steps WHERE status = 'pending' AND due_at <= ?
 ORDER BY due_at, id LIMIT ?`, ut(t), limit).Scan(ctx, &rows)
 	if err != nil {
 		return nil, wrap(err, "due steps")

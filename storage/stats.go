@@ -131,7 +131,7 @@ failed = step_stats_hourly.failed + excluded.failed, attempts = step_stats_hourl
 // sorted by node id. Type is left empty: the engine knows it.
 func (r *repo) GetStats(ctx context.Context, scenarioID string, version int) ([]engine.StepStats, error) {
 	var rows []statsRow
-	err := r.conn(ctx).NewSelect().Model(&rows).ColumnExpr("node_id").
+	err := r.reader(ctx).NewSelect().Model(&rows).ColumnExpr("node_id").
 		ColumnExpr("SUM(reached) AS reached, SUM(accepted) AS accepted, SUM(pending) AS pending").
 		ColumnExpr("SUM(failed) AS failed, SUM(attempts) AS attempts").
 		Where("scenario_id = ? AND version = ?", scenarioID, version).
@@ -151,7 +151,7 @@ func (r *repo) GetStats(ctx context.Context, scenarioID string, version int) ([]
 // since onwards, by node id, oldest first.
 func (r *repo) GetHourlyStats(ctx context.Context, scenarioID string, version int, since time.Time) (map[string][]engine.HourlyStats, error) {
 	var rows []hourlyRow
-	err := r.conn(ctx).NewSelect().Model(&rows).ColumnExpr("node_id, hour").
+	err := r.reader(ctx).NewSelect().Model(&rows).ColumnExpr("node_id, hour").
 		ColumnExpr("SUM(reached) AS reached, SUM(accepted) AS accepted, SUM(failed) AS failed, SUM(attempts) AS attempts").
 		Where("scenario_id = ? AND version = ? AND hour >= ?", scenarioID, version, ut(hourOf(since))).
 		GroupExpr("node_id, hour").OrderExpr("node_id, hour").Scan(ctx)
@@ -173,7 +173,7 @@ func (r *repo) AttemptDurations(ctx context.Context, scenarioID string, version 
 	if limit <= 0 {
 		limit = defaultDurationsLimit
 	}
-	q := r.conn(ctx).NewSelect().TableExpr("deliveries AS d").Join("JOIN attempts AS a ON a.delivery_id = d.id").
+	q := r.reader(ctx).NewSelect().TableExpr("deliveries AS d").Join("JOIN attempts AS a ON a.delivery_id = d.id").
 		ColumnExpr("a.duration_ms").
 		Where("d.scenario_id = ? AND d.node_id = ?", scenarioID, nodeID).
 		OrderExpr("d.id DESC, a.number DESC").Limit(int64(limit))

@@ -55,10 +55,12 @@ const sqliteBusyTimeout = 10 * time.Second
 type Store struct {
 	repo
 	db *bun.DB
-	// read serves the hot reads made outside a transaction (LoadSteps). On
-	// SQLite it is a pool of read-only connections: in WAL mode they read
-	// the last commit while the one writer connection writes, instead of
-	// queueing behind its transactions. On PostgreSQL it is db.
+	// read serves the reads made outside a transaction that must not
+	// queue behind writes: the workers' step reads, the sweeper's, the
+	// statistics and the metrics gauges. On SQLite it is a pool of
+	// read-only connections: in WAL mode they read the last commit while
+	// the one writer connection writes, instead of queueing behind its
+	// transactions. On PostgreSQL it is db.
 	read     *bun.DB
 	box      *secrets.Box
 	postgres bool

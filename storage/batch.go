@@ -230,10 +230,10 @@ RETURNING id`, bun.In(ids)).Scan(ctx, &done)
 // returns their ids; the others (finished meanwhile, or deleted) are left
 // alone. Then, if it finished any, it completes those of the runs in
 // complete that are active with nothing pending, as CompleteRuns does, and
-// returns their ids too. On
-// PostgreSQL both are one statement (only runs of the steps it finished):
-// the runs' update sees the steps as they were before the statement, so
-// the steps it finishes are left out of the pending count by id.
+// returns their ids too. On PostgreSQL both are one statement (only runs
+// of the steps it finished): the runs' update sees the steps as they were
+// before the statement, so the steps it finishes are left out of the
+// pending count by id.
 func (r *repo) FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) (finished, completed []string, err error) {
 	if len(ids) == 0 {
 		return nil, nil, nil

@@ -230,15 +230,6 @@ type txVal struct {
 // transaction; the Store runs on the transaction of an InTx in ctx (so a
 // Store method called inside InTx's fn joins the transaction instead of
 // waiting for SQLite's single connection for ever), else on the pool.
-// reader is the connection for a read: the transaction's when there is
-// one, else the store's read pool.
-func (r *repo) reader(ctx context.Context) bun.IDB {
-	if db := r.conn(ctx); db != r.st.db {
-		return db
-	}
-	return r.st.read
-}
-
 func (r *repo) conn(ctx context.Context) bun.IDB {
 	if !r.tx {
 		if v, ok := ctx.Value(txKey{}).(*txVal); ok && v.st == r.st {
@@ -246,6 +237,15 @@ func (r *repo) conn(ctx context.Context) bun.IDB {
 		}
 	}
 	return r.db
+}
+
+// reader is what to run a read on: the transaction's connection when
+// there is one (conn), else the store's read pool.
+func (r *repo) reader(ctx context.Context) bun.IDB {
+	if db := r.conn(ctx); db != r.st.db {
+		return db
+	}
+	return r.st.read
 }
 
 // InTx runs fn in one transaction, committed when fn returns nil and

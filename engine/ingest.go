@@ -376,15 +376,8 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 	}
 	var steps []*Step
 	for _, r := range started {
-		at := starts[r.ID]
 		w.runsStarted++
-		// The trigger's own step is stored done, so its reach can be
-		// rebuilt from the rows like every other node's.
-		t := r.CreatedAt
-		steps = append(steps, &Step{ID: NewID("stp"), RunID: r.ID, ScenarioID: r.ScenarioID, Version: r.Version,
-			NodeID: at.node.ID, ContactID: r.ContactID, EventID: r.EventID, Status: StepDone, DueAt: t, CreatedAt: t,
-			DoneAt: &t})
-		steps = append(steps, stepsAfter(at.plan, r, at.node.ID, "", t, t)...)
+		steps = append(steps, entrySteps(starts[r.ID], r)...)
 	}
 	pending, err := e.insertSteps(ctx, tx, w, steps)
 	if err != nil {
@@ -405,6 +398,17 @@ func endedRuns(runs []*Run, pending map[string]int) []string {
 		}
 	}
 	return ids
+}
+
+// entrySteps builds the first steps of run r, started by trigger at when
+// the run was created: the trigger's own step, stored done so that its
+// reach can be rebuilt from the rows like every other node's, and the
+// pending steps that follow it.
+func entrySteps(at activeTrigger, r *Run) []*Step {
+	t := r.CreatedAt
+	entered := &Step{ID: NewID("stp"), RunID: r.ID, ScenarioID: r.ScenarioID, Version: r.Version, NodeID: at.node.ID,
+		ContactID: r.ContactID, EventID: r.EventID, Status: StepDone, DueAt: t, CreatedAt: t, DoneAt: &t}
+	return append([]*Step{entered}, stepsAfter(at.plan, r, at.node.ID, "", t, t)...)
 }
 
 // stepsAfter builds the pending steps that follow node from in run r
@@ -439,15 +443,6 @@ func (e *Engine) insertSteps(ctx context.Context, tx Tx, w *work, steps []*Step)
 		}
 	}
 	return pending, nil
-}
-
-// startSteps creates the steps that follow node from through edges
-// labelled label, due at due, in one statement with the steps in also
-// (already done), and counts them all as reached. It returns how many
-// pending steps it created.
-func (e *Engine) startSteps(ctx context.Context, tx Tx, w *work, p *plan, r *Run, from, label string, due, now time.Time, also ...*Step) (int, error) {
-	pending, err := e.insertSteps(ctx, tx, w, append(also, stepsAfter(p, r, from, label, due, now)...))
-	return pending[r.ID], err
 }
 
 func isNotFound(err error) bool { return err != nil && errorsIs(err, ErrNotFound) }

@@ -277,13 +277,11 @@ func (e *Engine) startEntries(ctx context.Context, at activeTrigger, evType stri
 			if err := tx.InsertEvents(ctx, []*Event{ev}); err != nil {
 				return fmt.Errorf("insert %s event: %w", evType, err)
 			}
-			entered := &Step{ID: NewID("stp"), RunID: r.ID, ScenarioID: s.ID, Version: r.Version, NodeID: at.node.ID,
-				ContactID: d.contactID, EventID: ev.ID, Status: StepDone, DueAt: now, CreatedAt: now, DoneAt: &now}
-			n, err := e.startSteps(ctx, tx, w, at.plan, r, at.node.ID, "", now, now, entered)
+			pending, err := e.insertSteps(ctx, tx, w, entrySteps(at, r))
 			if err != nil {
 				return err
 			}
-			if n == 0 {
+			if pending[r.ID] == 0 {
 				if err := tx.SetRunStatus(ctx, r.ID, RunCompleted); err != nil {
 					return err
 				}

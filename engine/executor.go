@@ -255,13 +255,14 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 		for _, id := range ended {
 			ends[id] = true
 		}
+		done := map[string]bool{}
 		for _, id := range append(completed, more...) {
-			delete(ends, id)
+			done[id] = true
 		}
 		for _, o := range claimed {
-			if ends[o.run.ID] {
-				delete(ends, o.run.ID) // once
-				w.recheck = append(w.recheck, o.run.ID)
+			if id := o.run.ID; ends[id] && !done[id] {
+				done[id] = true // once
+				w.recheck = append(w.recheck, id)
 			}
 		}
 		return nil

@@ -32,6 +32,14 @@ type Payload struct {
 	IDs []string `json:"ids,omitempty"`
 }
 
+// ids returns every id the payload names.
+func (p Payload) ids() []string {
+	if p.ID == "" {
+		return p.IDs
+	}
+	return append(slices.Clip(p.IDs), p.ID)
+}
+
 // Queue enqueues tasks; it implements engine.Queue. Task ids are derived
 // from rows (a step, a delivery's attempt time), so enqueueing a task that
 // asynq still holds is a no-op: the sweeper can re-enqueue freely.
@@ -109,7 +117,7 @@ func HeldSteps(ins *asynq.Inspector) (map[string]bool, error) {
 			if t.Type != TypeStepRun || json.Unmarshal(t.Payload, &p) != nil {
 				continue
 			}
-			for _, id := range append(p.IDs, p.ID) {
+			for _, id := range p.ids() {
 				held[id] = true
 			}
 		}
@@ -141,10 +149,7 @@ func handle(group bool, fn func(context.Context, []string) error) asynq.HandlerF
 	return func(ctx context.Context, t *asynq.Task) error {
 		var p Payload
 		err := json.Unmarshal(t.Payload(), &p)
-		ids := p.IDs
-		if p.ID != "" {
-			ids = append(ids, p.ID)
-		}
+		ids := p.ids()
 		if err != nil || len(ids) == 0 || (!group && len(ids) > 1) || slices.Contains(ids, "") {
 			return fmt.Errorf("task %s: bad payload %q: %w", t.Type(), t.Payload(), asynq.SkipRetry)
 		}

@@ -85,7 +85,8 @@ func importExample() importReport {
 	finished := created.Add(41 * time.Second)
 	return importReport{ImportID: "imp_06h0example", Import: engine.Import{
 		ImportSummary: engine.ImportSummary{ID: "imp_06h0example", Format: engine.ImportCSV, ListID: "lst_06h0example",
-			Status: engine.ImportCompleted, Rows: 100000, Accepted: 99998, Refused: 2, CreatedAt: created, FinishedAt: &finished},
+			Status: engine.ImportCompleted, Rows: 100000, Accepted: 99998, Refused: 2, CreatedAt: created, UpdatedAt: finished,
+			FinishedAt: &finished},
 		Errors: []engine.ImportRowError{
 			{Line: 1207, Email: "not-an-email", Field: "email", Message: `"not-an-email" is not a valid email address`},
 			{Line: 50311, Email: "tz@example.org", Field: "timezone", Message: `"Mars/Olympus" is not an IANA time zone`},

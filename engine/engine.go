@@ -50,7 +50,7 @@ type Engine struct {
 	active cached[*activeSet] // triggers of the active scenarios
 
 	scenMu    sync.Mutex
-	scenarios map[string]cachedScenario
+	scenarios map[string]*cached[*Scenario] // rows read by the steps
 
 	subs cached[*subscriptionSet] // event subscriptions (subscriptions.go)
 
@@ -68,11 +68,6 @@ type Engine struct {
 type planKey struct {
 	scenarioID string
 	version    int
-}
-
-type cachedScenario struct {
-	s  *Scenario
-	at time.Time
 }
 
 // New checks cfg, applies defaults and returns an Engine.
@@ -99,7 +94,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.ActiveCacheTTL = time.Second
 	}
 	e := &Engine{cfg: cfg, st: cfg.Store, log: cfg.Logger, plans: map[planKey]*plan{},
-		scenarios: map[string]cachedScenario{}, slots: make(chan struct{}, cfg.StepParallel)}
+		scenarios: map[string]*cached[*Scenario]{}, slots: make(chan struct{}, cfg.StepParallel)}
 	e.ingests = batcher[*ingestCall]{run: e.ingestBatch, max: MaxBatch, lanes: batchLanes, log: e.log,
 		weight: func(c *ingestCall) int { return len(c.inputs) }}
 	e.loads = batcher[*loadCall]{run: e.loadBatch, max: maxStepBatch, lanes: batchLanes, log: e.log, weight: one[*loadCall]}
@@ -324,21 +319,14 @@ func (e *Engine) planFor(ctx context.Context, tx Tx, scenarioID string, version 
 
 // scenario returns a scenario's row, cached for ActiveCacheTTL.
 func (e *Engine) scenario(ctx context.Context, tx Tx, id string) (*Scenario, error) {
-	now := time.Now()
 	e.scenMu.Lock()
-	c, ok := e.scenarios[id]
-	e.scenMu.Unlock()
-	if ok && now.Sub(c.at) < e.cfg.ActiveCacheTTL {
-		return c.s, nil
+	c := e.scenarios[id]
+	if c == nil {
+		c = &cached[*Scenario]{}
+		e.scenarios[id] = c
 	}
-	s, err := tx.GetScenario(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	e.scenMu.Lock()
-	e.scenarios[id] = cachedScenario{s: s, at: now}
 	e.scenMu.Unlock()
-	return s, nil
+	return c.get(e.cfg.ActiveCacheTTL, func() (*Scenario, error) { return tx.GetScenario(ctx, id) })
 }
 
 // forget drops cached state about a scenario after a local change.
@@ -350,31 +338,64 @@ func (e *Engine) forget(id string) {
 }
 
 // cached holds one value, loaded again once it is older than a TTL (the
-// active triggers, the subscriptions: changes other processes make are
-// seen within the TTL; local changes call forget).
+// active triggers, the subscriptions, a scenario's row: changes other
+// processes make are seen within the TTL; local changes call forget).
+//
+// One caller loads at a time. When the value expired under load, every
+// running step asked for it within the same millisecond: each read it,
+// up to 64 queries at once on a pool of 10 connections, and the batches
+// of the hot path waited for a connection behind them (75 ms, once a
+// second). Now the others keep the value being replaced until the load
+// ends, or wait for it when there is none.
 type cached[T any] struct {
-	mu     sync.Mutex
-	v      T
-	ok     bool
-	loaded time.Time
+	mu      sync.Mutex
+	v       T
+	ok      bool
+	loaded  time.Time
+	gen     int           // bumped by forget: a load begun before is not kept
+	loading chan struct{} // closed when the load in flight ends; nil if none
 }
 
 // get returns the value, calling load when it is missing or older than ttl.
 func (c *cached[T]) get(ttl time.Duration, load func() (T, error)) (T, error) {
 	c.mu.Lock()
-	v, ok, loaded := c.v, c.ok, c.loaded
-	c.mu.Unlock()
-	if ok && time.Since(loaded) < ttl {
-		return v, nil
+	for c.loading != nil || !c.ok || time.Since(c.loaded) >= ttl {
+		if c.loading == nil {
+			return c.load(load) // unlocks
+		}
+		if c.ok {
+			break // another caller is loading: the value it replaces will do
+		}
+		wait := c.loading
+		c.mu.Unlock()
+		<-wait
+		c.mu.Lock()
 	}
-	v, err := load()
-	if err != nil {
-		return v, err
-	}
-	c.mu.Lock()
-	c.v, c.ok, c.loaded = v, true, time.Now()
+	v := c.v
 	c.mu.Unlock()
 	return v, nil
+}
+
+// load runs load as the one loader, with c.mu held on entry; it returns
+// with c.mu released. A load that fails or panics leaves the value as it
+// was, and the next caller loads.
+func (c *cached[T]) load(load func() (T, error)) (v T, err error) {
+	done, gen := make(chan struct{}), c.gen
+	c.loading = done
+	c.mu.Unlock()
+	loaded := false
+	defer func() {
+		c.mu.Lock()
+		c.loading = nil
+		close(done)
+		if loaded && err == nil && gen == c.gen {
+			c.v, c.ok, c.loaded = v, true, time.Now()
+		}
+		c.mu.Unlock()
+	}()
+	v, err = load()
+	loaded = true
+	return v, err
 }
 
 // forget drops the value so the next get loads it.
@@ -382,6 +403,7 @@ func (c *cached[T]) forget() {
 	c.mu.Lock()
 	var zero T
 	c.v, c.ok = zero, false
+	c.gen++
 	c.mu.Unlock()
 }
 

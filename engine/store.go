@@ -17,6 +17,12 @@ type Store interface {
 }
 
 // Tx is the set of storage operations the engine uses.
+//
+// Inside a transaction, the writes that return nothing but an error
+// (InsertEvents, InsertAttempts, BumpStats) may be sent with the next
+// statement instead of on their own: their error, a conflict say, may then
+// come from that statement or from the commit, and rolls the transaction
+// back all the same.
 type Tx interface {
 	InboundTx
 	SubscriptionTx
@@ -64,6 +70,8 @@ type Tx interface {
 	// InsertDeliveries inserts the deliveries whose id is new and reports
 	// for each whether it did.
 	InsertDeliveries(ctx context.Context, ds []*Delivery) ([]bool, error)
+	// InsertAttempts inserts attempts (ErrConflict if a delivery already
+	// has an attempt with that number).
 	InsertAttempts(ctx context.Context, as []*Attempt) error
 	// LoadSteps returns the steps with the ids with their contact and
 	// event; missing steps are left out.

@@ -70,7 +70,7 @@ func (r *repo) InsertContacts(ctx context.Context, cs []*engine.Contact) ([]bool
 		if len(dates) == 0 {
 			return nil
 		}
-		_, err = r.conn(ctx).NewInsert().Model(&dates).Exec(ctx)
+		err = r.insertLater(ctx, &dates)
 		return wrap(err, "write dates of %d contacts", len(cs))
 	})
 	return inserted, err
@@ -310,7 +310,7 @@ func (r *repo) InsertAttempts(ctx context.Context, as []*engine.Attempt) error {
 	for i, a := range as {
 		rows[i] = *newAttemptRow(a)
 	}
-	_, err := r.conn(ctx).NewInsert().Model(&rows).Exec(ctx)
+	err := r.insertLater(ctx, &rows)
 	return wrap(err, "insert %d attempts", len(as))
 }
 

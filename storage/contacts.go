@@ -121,7 +121,7 @@ func (r *repo) InsertEvents(ctx context.Context, evs []*engine.Event) error {
 	for i, e := range evs {
 		rows[i] = newEventRow(e)
 	}
-	_, err := r.conn(ctx).NewInsert().Model(&rows).Exec(ctx)
+	err := r.insertLater(ctx, &rows)
 	return wrap(err, "insert %d events", len(evs))
 }
 

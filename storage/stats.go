@@ -100,7 +100,7 @@ pending = step_stats.pending + excluded.pending, failed = step_stats.failed + ex
 attempts = step_stats.attempts + excluded.attempts`)
 	nTotals := len(args)
 	if len(hours) == 0 {
-		_, err := r.conn(ctx).ExecContext(ctx, tq.String(), args...)
+		_, err := r.conn(ctx).ExecContext(later(ctx), tq.String(), args...)
 		return wrap(err, "bump stats")
 	}
 	hq.WriteString("INSERT INTO step_stats_hourly (scenario_id, version, node_id, hour, shard, reached, accepted, failed, attempts) VALUES ")
@@ -115,7 +115,7 @@ attempts = step_stats.attempts + excluded.attempts`)
 reached = step_stats_hourly.reached + excluded.reached, accepted = step_stats_hourly.accepted + excluded.accepted,
 failed = step_stats_hourly.failed + excluded.failed, attempts = step_stats_hourly.attempts + excluded.attempts`)
 	if r.st.postgres {
-		_, err := r.conn(ctx).ExecContext(ctx, "WITH totals AS ("+tq.String()+") "+hq.String(), args...)
+		_, err := r.conn(ctx).ExecContext(later(ctx), "WITH totals AS ("+tq.String()+") "+hq.String(), args...)
 		return wrap(err, "bump stats")
 	}
 	return r.atomic(ctx, func(ctx context.Context, r *repo) error {

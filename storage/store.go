@@ -67,6 +67,7 @@ type Store struct {
 	// pgOpts reopen the database for the migration lock (PostgreSQL).
 	pgOpts []pgdriver.Option
 	count  *atomic.Uint64
+	trips  *atomic.Uint64 // round trips to PostgreSQL (pgConn)
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -86,13 +87,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.MaxOpenConns == 0 {
 		cfg.MaxOpenConns = DefaultMaxOpenConns
 	}
-	s := &Store{box: cfg.Secrets, count: new(atomic.Uint64)}
+	s := &Store{box: cfg.Secrets, count: new(atomic.Uint64), trips: new(atomic.Uint64)}
 	if strings.HasPrefix(cfg.URL, "postgres://") || strings.HasPrefix(cfg.URL, "postgresql://") {
 		opts, err := pgOptions(cfg.URL)
 		if err != nil {
 			return nil, err
 		}
-		sqldb := sql.OpenDB(pgdriver.NewConnector(opts...))
+		sqldb := sql.OpenDB(pgConnector{pgdriver.NewConnector(opts...), s.trips})
 		sqldb.SetMaxOpenConns(cfg.MaxOpenConns)
 		sqldb.SetMaxIdleConns(cfg.MaxOpenConns)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
@@ -198,6 +199,12 @@ func (s *Store) Postgres() bool { return s.postgres }
 // included) the store has sent since it was opened.
 func (s *Store) Statements() uint64 { return s.count.Load() }
 
+// RoundTrips returns how many messages the store has sent to PostgreSQL
+// and waited for since it was opened: fewer than Statements, since inside
+// a transaction BEGIN and statements sent later travel with the next one
+// (pgConn). On SQLite, which runs in the process, it is 0.
+func (s *Store) RoundTrips() uint64 { return s.trips.Load() }
+
 // counterHook counts statements with one atomic add per statement.
 type counterHook struct{ n *atomic.Uint64 }
 
@@ -259,10 +266,17 @@ func (r *repo) InTx(ctx context.Context, fn func(ctx context.Context, tx engine.
 	if v, ok := ctx.Value(txKey{}).(*txVal); ok && v.st == r.st {
 		return fn(ctx, v.r)
 	}
-	return r.st.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	var fnErr error
+	err := r.st.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		tr := &repo{db: tx, tx: true, st: r.st}
-		return fn(context.WithValue(ctx, txKey{}, &txVal{st: r.st, r: tr}), tr)
+		fnErr = fn(context.WithValue(ctx, txKey{}, &txVal{st: r.st, r: tr}), tr)
+		return fnErr
 	})
+	if err != nil && fnErr == nil {
+		// A statement sent with COMMIT (later) failed, or the commit did.
+		return wrap(err, "commit")
+	}
+	return err
 }
 
 // atomic runs fn in a transaction unless it already runs in one.

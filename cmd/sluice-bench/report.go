@@ -23,6 +23,7 @@ const (
 	figRedisCmds  = "redis_commands_per_delivery"
 	figTrips      = "redis_round_trips_per_delivery"
 	figSQL        = "sql_statements_per_delivery"
+	figSQLTrips   = "sql_round_trips_per_delivery"
 	figBusy       = "machine_cpu_busy_percent"
 	figPGCPU      = "postgres_cpu_us_per_delivery"
 	figRedisCPU   = "redis_cpu_us_per_delivery"
@@ -48,6 +49,7 @@ var figures = []figure{
 	{figRedisCmds, "Redis commands per delivery", "%.2f"},
 	{figTrips, "Redis round trips per delivery", "%.2f"},
 	{figSQL, "SQL statements per delivery", "%.2f"},
+	{figSQLTrips, "SQL round trips per delivery", "%.2f"},
 	{figBusy, "machine CPU busy (%)", "%.0f"},
 	{figPGCPU, "PostgreSQL CPU per delivery (µs)", "%.0f"},
 	{figRedisCPU, "redis-server CPU per delivery (µs)", "%.0f"},

@@ -304,14 +304,16 @@ func (p *sluiceProc) sender(listID string, batch int) sendFunc {
 
 // Sluice's counters on /metrics.
 const (
-	metricSQL   = "sluice_sql_statements_total"
-	metricTrips = "sluice_redis_round_trips_total"
+	metricSQL      = "sluice_sql_statements_total"
+	metricSQLTrips = "sluice_sql_round_trips_total"
+	metricTrips    = "sluice_redis_round_trips_total"
 )
 
 // counters are the process's running totals of work.
 type counters struct {
 	cpu        time.Duration
 	statements float64
+	sqlTrips   float64
 	roundTrips float64
 }
 
@@ -323,6 +325,9 @@ func (p *sluiceProc) counters(ctx context.Context) (counters, error) {
 		return c, err
 	}
 	if c.statements, err = promValue(text, metricSQL); err != nil {
+		return c, err
+	}
+	if c.sqlTrips, err = promValue(text, metricSQLTrips); err != nil {
 		return c, err
 	}
 	if c.roundTrips, err = promValue(text, metricTrips); err != nil {

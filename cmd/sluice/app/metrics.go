@@ -69,11 +69,15 @@ func newMetrics(st *storage.Store, trips *tripCounter, insp *asynq.Inspector, cl
 		Name: "sluice_sql_statements_total",
 		Help: "SQL statements this process sent to the database (BEGIN, COMMIT and ROLLBACK included).",
 	}, func() float64 { return float64(st.Statements()) })
+	sqlTrips := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sluice_sql_round_trips_total",
+		Help: "Messages this process sent to PostgreSQL and waited for: inside a transaction BEGIN and the writes that return nothing travel with the next statement (0 on SQLite, which runs in the process).",
+	}, func() float64 { return float64(st.RoundTrips()) })
 	roundTrips := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "sluice_redis_round_trips_total",
 		Help: "Round trips this process made to Redis: one per command, one per pipeline.",
 	}, func() float64 { return float64(trips.n.Load()) })
-	m.reg.MustRegister(m.deliveries, m.latency, m.runs, m.dateTicks, m.dateLag, statements, roundTrips,
+	m.reg.MustRegister(m.deliveries, m.latency, m.runs, m.dateTicks, m.dateLag, statements, sqlTrips, roundTrips,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&gauges{st: st, insp: insp, clock: clock, log: log})
 	for _, o := range []string{"accepted", "retry", "failed"} { // present from the start, at 0

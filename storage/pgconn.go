@@ -1,0 +1,248 @@
+package storage
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"strings"
+	"sync/atomic"
+
+	"github.com/uptrace/bun/driver/pgdriver"
+)
+
+// PostgreSQL connections that save round trips inside a transaction.
+//
+// pgdriver sends every statement as a simple-protocol query (bun has
+// already formatted the arguments into it), and a simple query may hold
+// several statements, run in order until one fails. So inside a
+// transaction nothing needs to go alone:
+//
+//   - BEGIN is not sent when the transaction begins but in front of its
+//     first statement;
+//   - a statement run with a later context, whose result its caller does
+//     not need (an INSERT without RETURNING, a counter bump), waits and is
+//     sent in front of the next statement, or of COMMIT.
+//
+// A transaction that inserts events, then runs and steps, then bumps its
+// counters is so three round trips shorter. What a statement does is the
+// same: each still runs in the transaction, in the order it was issued. A
+// statement sent later fails later: its error is returned by the call that
+// sent it (a later statement, or Commit), and the transaction rolls back.
+
+// laterKey marks a context whose statement may be sent later.
+type laterKey struct{}
+
+// later returns ctx marked so that, inside a PostgreSQL transaction, the
+// statement run with it is sent together with the next one. Use it only
+// for statements that return no rows and whose result (rows affected) is
+// not read: its Exec returns errSentLater for RowsAffected. Outside a
+// transaction, and on SQLite, the statement runs at once.
+func later(ctx context.Context) context.Context { return context.WithValue(ctx, laterKey{}, true) }
+
+// insertLater inserts the rows of model (a pointer to a slice of rows)
+// with a statement that may be sent later: without RETURNING, not even
+// the one bun adds to read back the columns it leaves to their defaults.
+func (r *repo) insertLater(ctx context.Context, model any) error {
+	_, err := r.conn(ctx).NewInsert().Model(model).Returning("NULL").Exec(later(ctx))
+	return err
+}
+
+// errSentLater is what RowsAffected says of a statement sent later.
+var errSentLater = errors.New("storage: statement sent with the next one; no row count")
+
+// laterResult is the result of a statement that has not been sent yet.
+type laterResult struct{}
+
+func (laterResult) LastInsertId() (int64, error) { return 0, errSentLater }
+func (laterResult) RowsAffected() (int64, error) { return 0, errSentLater }
+
+// pgConnector opens pgConns and counts their round trips.
+type pgConnector struct {
+	*pgdriver.Connector
+	trips *atomic.Uint64
+}
+
+// Connect opens a connection.
+func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	cn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pgConn{Conn: cn.(*pgdriver.Conn), trips: c.trips}, nil
+}
+
+// pgConn is a pgdriver connection that holds back BEGIN and later
+// statements until the next statement of their transaction. database/sql
+// uses a connection from one goroutine at a time.
+type pgConn struct {
+	*pgdriver.Conn
+	trips   *atomic.Uint64
+	inTx    bool     // a transaction began (maybe not yet on the server)
+	begun   bool     // its BEGIN has been sent
+	pending []string // statements to send before the next one, BEGIN first
+}
+
+// Begin begins a transaction.
+func (cn *pgConn) Begin() (driver.Tx, error) {
+	return cn.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+// BeginTx begins a transaction. With the default options BEGIN waits for
+// the first statement; other options are sent at once by pgdriver.
+func (cn *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if opts.Isolation != driver.IsolationLevel(0) || opts.ReadOnly {
+		cn.trips.Add(1)
+		if _, err := cn.Conn.BeginTx(ctx, opts); err != nil {
+			return nil, err
+		}
+		cn.inTx, cn.begun = true, true
+		return pgTx{cn}, nil
+	}
+	if !cn.IsValid() {
+		return nil, driver.ErrBadConn
+	}
+	cn.inTx, cn.begun, cn.pending = true, false, append(cn.pending[:0], "BEGIN")
+	return pgTx{cn}, nil
+}
+
+// ExecContext runs a statement, or, if ctx says later and it may wait,
+// holds it until the next one.
+func (cn *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if cn.inTx && len(args) == 0 && ctx.Value(laterKey{}) != nil && mayWait(query) {
+		cn.pending = append(cn.pending, query)
+		return laterResult{}, nil
+	}
+	if err := cn.flush(ctx, len(args) > 0); err != nil {
+		return nil, err
+	}
+	cn.trips.Add(1)
+	return cn.Conn.ExecContext(ctx, cn.take(query), args)
+}
+
+// QueryContext runs a query, after the statements waiting for it.
+func (cn *pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if err := cn.flush(ctx, len(args) > 0); err != nil {
+		return nil, err
+	}
+	cn.trips.Add(1)
+	return cn.Conn.QueryContext(ctx, cn.take(query), args)
+}
+
+// PrepareContext prepares a statement, after the statements waiting.
+func (cn *pgConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if err := cn.flush(ctx, true); err != nil {
+		return nil, err
+	}
+	cn.trips.Add(1)
+	st, err := cn.Conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return &pgStmt{Stmt: st, cn: cn}, nil
+}
+
+// Prepare prepares a statement.
+func (cn *pgConn) Prepare(query string) (driver.Stmt, error) {
+	return cn.PrepareContext(context.Background(), query)
+}
+
+// flush sends the waiting statements on their own when the next statement
+// cannot carry them (alone: it has arguments, or is prepared).
+func (cn *pgConn) flush(ctx context.Context, alone bool) error {
+	if !alone || len(cn.pending) == 0 {
+		return nil
+	}
+	cn.trips.Add(1)
+	_, err := cn.Conn.ExecContext(ctx, cn.take(""), nil)
+	return err
+}
+
+// take returns query with the waiting statements in front, and empties
+// the wait.
+func (cn *pgConn) take(query string) string {
+	if len(cn.pending) == 0 {
+		return query
+	}
+	cn.begun = cn.begun || cn.inTx // BEGIN, when it waited, is in front
+	if query != "" {
+		cn.pending = append(cn.pending, query)
+	}
+	q := strings.Join(cn.pending, ";\n")
+	cn.pending = cn.pending[:0]
+	return q
+}
+
+// mayWait tells whether a statement can be sent later: it must return no
+// rows, since only the last statement of a message may (pgdriver reads
+// the first result set), so nothing with RETURNING or a SELECT.
+func mayWait(query string) bool {
+	q := strings.TrimSpace(query)
+	if len(q) >= 6 && strings.EqualFold(q[:6], "SELECT") {
+		return false
+	}
+	return !strings.Contains(q, "RETURNING") && !strings.Contains(q, "returning")
+}
+
+// pgStmt is a prepared statement of a pgConn. database/sql reuses one
+// prepared on a connection in the connection's later transactions, so it
+// too sends what waits (BEGIN first) before it runs.
+type pgStmt struct {
+	driver.Stmt
+	cn *pgConn
+}
+
+// ExecContext runs the statement after what waits.
+func (s *pgStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if err := s.cn.flush(ctx, true); err != nil {
+		return nil, err
+	}
+	s.cn.trips.Add(1)
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+// QueryContext runs the statement after what waits.
+func (s *pgStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if err := s.cn.flush(ctx, true); err != nil {
+		return nil, err
+	}
+	s.cn.trips.Add(1)
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+// pgTx ends a pgConn's transaction.
+type pgTx struct{ cn *pgConn }
+
+// Commit sends the waiting statements and COMMIT in one message. If the
+// transaction never reached the server, there is nothing to commit. If a
+// statement fails, COMMIT does not run; the transaction is rolled back so
+// that the connection goes back to the pool outside any transaction.
+func (tx pgTx) Commit() error {
+	cn := tx.cn
+	defer cn.end()
+	if !cn.begun && len(cn.pending) <= 1 {
+		return nil // only BEGIN waited: nothing ran
+	}
+	cn.trips.Add(1)
+	_, err := cn.Conn.ExecContext(context.Background(), cn.take("COMMIT"), nil)
+	if err != nil && cn.IsValid() {
+		cn.trips.Add(1)
+		_, _ = cn.Conn.ExecContext(context.Background(), "ROLLBACK", nil)
+	}
+	return err
+}
+
+// Rollback drops the waiting statements and rolls back what reached the
+// server.
+func (tx pgTx) Rollback() error {
+	cn := tx.cn
+	defer cn.end()
+	if !cn.begun {
+		return nil
+	}
+	cn.trips.Add(1)
+	_, err := cn.Conn.ExecContext(context.Background(), "ROLLBACK", nil)
+	return err
+}
+
+// end forgets the transaction.
+func (cn *pgConn) end() { cn.inTx, cn.begun, cn.pending = false, false, cn.pending[:0] }

@@ -58,6 +58,8 @@ type Engine struct {
 
 	slots chan struct{} // one per step running (RunSteps)
 
+	recent recentSteps // steps just created, for their first run here
+
 	// Group commit of the hot path (batch.go): events in, steps read,
 	// step outcomes out.
 	ingests  batcher[*ingestCall]
@@ -138,6 +140,22 @@ type work struct {
 	// Runs that may have ended but were not completed: checked again
 	// once the transaction has committed.
 	recheck []string
+	// The pending steps in steps with the contact and event they run
+	// with, remembered once committed (recentSteps), when that is on.
+	known []StepLoad
+}
+
+// know notes the pending steps added to w.steps since index from, with
+// the contact and event of each one's run (of), for recentSteps.
+func (e *Engine) know(w *work, from int, of func(s *Step) (*Contact, *Event)) {
+	if !e.recent.on.Load() {
+		return
+	}
+	for _, s := range w.steps[from:] {
+		if c, ev := of(s); c != nil && ev != nil {
+			w.known = append(w.known, StepLoad{Step: s, Contact: c, Event: ev})
+		}
+	}
 }
 
 type statKey struct {
@@ -190,6 +208,7 @@ func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx, w
 	if err != nil {
 		return err
 	}
+	e.recent.put(w.known) // before the steps are enqueued, for their workers
 	e.enqueue(ctx, &w)
 	e.report(&w)
 	e.recheckRuns(ctx, w.recheck)

@@ -50,8 +50,9 @@ type bundle struct {
 
 // newEngine builds an engine on st with a real asynq queue on an
 // in-process Redis, the real webhook sender (loopback allowed) and clk
-// (nil: the system clock), shared by the engine and the sender.
-func newEngine(t testing.TB, st *storage.Store, clk engine.Clock) (*engine.Engine, *miniredis.Miniredis) {
+// (nil: the system clock), shared by the engine and the sender; opts
+// change the configuration further.
+func newEngine(t testing.TB, st *storage.Store, clk engine.Clock, opts ...func(*engine.Config)) (*engine.Engine, *miniredis.Miniredis) {
 	t.Helper()
 	m := miniredis.RunT(t)
 	client := asynq.NewClient(asynq.RedisClientOpt{Addr: m.Addr()})
@@ -65,8 +66,12 @@ func newEngine(t testing.TB, st *storage.Store, clk engine.Clock) (*engine.Engin
 	}
 	reg := engine.NewRegistry()
 	nodes.Register(reg)
-	e, err := engine.New(engine.Config{Store: st, Queue: tasks.NewQueue(client), Sender: sender, Registry: reg,
-		Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewSecret: webhook.NewSecret})
+	cfg := engine.Config{Store: st, Queue: tasks.NewQueue(client), Sender: sender, Registry: reg,
+		Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewSecret: webhook.NewSecret}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e, err := engine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,10 +79,10 @@ func newEngine(t testing.TB, st *storage.Store, clk engine.Clock) (*engine.Engin
 }
 
 // setup is newEngine with an injected clock and workers running the tasks.
-func setup(t *testing.T, st *storage.Store) *bundle {
+func setup(t *testing.T, st *storage.Store, opts ...func(*engine.Config)) *bundle {
 	t.Helper()
 	clk := &clock{t: time.Now().UTC()}
-	e, m := newEngine(t, st, clk)
+	e, m := newEngine(t, st, clk, opts...)
 	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: m.Addr()}, asynq.Config{Concurrency: 4,
 		Queues: map[string]int{tasks.QueueName: 1}, TaskCheckInterval: 10 * time.Millisecond,
 		LogLevel: asynq.FatalLevel})

@@ -78,7 +78,7 @@ func (e *Engine) RunStep(ctx context.Context, stepID string) error {
 	if err != nil {
 		return e.failStep(ctx, st, err)
 	}
-	o := &outcome{st: st, plan: p, run: run, contact: c, res: res, pending: newPending()}
+	o := &outcome{st: st, plan: p, run: run, contact: c, event: ev, res: res, pending: newPending()}
 	if res.Delivery != nil {
 		if o.delivery, err = e.stepDelivery(st, s, res.Delivery); err != nil {
 			return e.failStep(ctx, st, err)
@@ -107,6 +107,10 @@ type loadCall struct {
 // loadStep reads a step with its contact and event, in one query with the
 // steps other workers are reading at the same time.
 func (e *Engine) loadStep(id string) (StepLoad, error) {
+	if l, ok := e.recent.take(id); ok {
+		e.cfg.Metrics.StepsLoaded(StepsFromMemory, 1)
+		return l, nil
+	}
 	call := &loadCall{id: id, pending: newPending()}
 	e.loads.add(call)
 	err := call.wait()
@@ -120,6 +124,7 @@ func (e *Engine) loadBatch(calls []*loadCall) {
 		ids[i] = c.id
 	}
 	loaded, err := e.st.LoadSteps(context.Background(), ids)
+	e.cfg.Metrics.StepsLoaded(StepsFromDatabase, len(ids))
 	byID := make(map[string]StepLoad, len(loaded))
 	for _, l := range loaded {
 		byID[l.Step.ID] = l
@@ -136,6 +141,7 @@ type outcome struct {
 	plan     *plan
 	run      *Run
 	contact  *Contact
+	event    *Event
 	res      Result
 	delivery *Delivery // send_webhook: after its first attempt
 	attempt  *Attempt
@@ -232,9 +238,26 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 				return err
 			}
 		}
+		from := len(w.steps)
 		pending, err := e.insertSteps(ctx, tx, w, steps)
 		if err != nil {
 			return err
+		}
+		if e.recent.on.Load() {
+			byRun := make(map[string]*outcome, len(claimed))
+			for _, o := range claimed {
+				byRun[o.run.ID] = o
+			}
+			e.know(w, from, func(s *Step) (*Contact, *Event) {
+				o := byRun[s.RunID]
+				if o == nil {
+					return nil, nil
+				}
+				if c := contacts[o.contact.ID]; c != nil {
+					return c, o.event // as the changes of this commit left it
+				}
+				return o.contact, o.event
+			})
 		}
 		// A run that was to go on but got no new pending step (its next
 		// node was reached already) may have ended too.

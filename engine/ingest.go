@@ -344,6 +344,7 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 	}
 	var runs []*Run
 	var starts map[string]activeTrigger
+	of := map[string]dispatchItem{} // by run id
 	for _, it := range items {
 		if err := e.publishEvent(ctx, tx, w, it.ev, it.c); err != nil {
 			return err
@@ -364,6 +365,7 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 				}
 				runs = append(runs, r)
 				starts[r.ID] = at
+				of[r.ID] = it
 			}
 		}
 	}
@@ -379,10 +381,12 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 		w.runsStarted++
 		steps = append(steps, entrySteps(starts[r.ID], r)...)
 	}
+	from := len(w.steps)
 	pending, err := e.insertSteps(ctx, tx, w, steps)
 	if err != nil {
 		return err
 	}
+	e.know(w, from, func(s *Step) (*Contact, *Event) { it := of[s.RunID]; return it.c, it.ev })
 	_, err = tx.CompleteRuns(ctx, endedRuns(started, pending)) // new runs: no other transaction has their steps
 	return err
 }

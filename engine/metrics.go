@@ -14,6 +14,9 @@ type Metrics interface {
 	// RunsStarted reports n runs started, by source: "event" (an ingested
 	// or derived event) or "schedule" (a date trigger).
 	RunsStarted(source string, n int)
+	// StepsLoaded reports n steps read to run them, by source: "memory"
+	// (just created by this process: recentSteps) or "database".
+	StepsLoaded(source string, n int)
 }
 
 // NopMetrics discards every measurement; it is Config.Metrics' default.
@@ -25,10 +28,19 @@ func (NopMetrics) DeliveryAttempted(DeliveryKind, DeliveryStatus, time.Duration)
 // RunsStarted does nothing.
 func (NopMetrics) RunsStarted(string, int) {}
 
+// StepsLoaded does nothing.
+func (NopMetrics) StepsLoaded(string, int) {}
+
 // Run sources reported to Metrics.RunsStarted.
 const (
 	RunSourceEvent    = "event"
 	RunSourceSchedule = "schedule"
+)
+
+// Step sources reported to Metrics.StepsLoaded.
+const (
+	StepsFromMemory   = "memory"
+	StepsFromDatabase = "database"
 )
 
 // observation is one delivery attempt a transaction recorded, reported to

@@ -253,6 +253,9 @@ func (a *App) runWorker(ctx context.Context) error {
 		ShutdownTimeout:          20 * time.Second,
 		LogLevel:                 asynq.WarnLevel,
 	})
+	// The steps this process creates are mostly run by its own workers,
+	// right after: they need not read them back.
+	a.Engine.EnableRecentSteps()
 	if err := srv.Start(tasks.NewMux(a.Engine)); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -29,6 +29,7 @@ type metrics struct {
 	deliveries *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	runs       *prometheus.CounterVec
+	loaded     *prometheus.CounterVec
 	dateTicks  *prometheus.CounterVec
 	dateLag    prometheus.Gauge
 }
@@ -52,6 +53,10 @@ func newMetrics(st *storage.Store, trips *tripCounter, insp *asynq.Inspector, cl
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_runs_started_total",
 			Help: "Runs started, by source (event, schedule).",
+		}, []string{"source"}),
+		loaded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_steps_loaded_total",
+			Help: "Steps read to run them, by source: memory (created by this process a moment before) or database.",
 		}, []string{"source"}),
 		dateTicks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_date_scheduler_ticks_total",
@@ -77,12 +82,14 @@ func newMetrics(st *storage.Store, trips *tripCounter, insp *asynq.Inspector, cl
 		Name: "sluice_redis_round_trips_total",
 		Help: "Round trips this process made to Redis: one per command, one per pipeline.",
 	}, func() float64 { return float64(trips.n.Load()) })
-	m.reg.MustRegister(m.deliveries, m.latency, m.runs, m.dateTicks, m.dateLag, statements, sqlTrips, roundTrips,
+	m.reg.MustRegister(m.deliveries, m.latency, m.runs, m.loaded, m.dateTicks, m.dateLag, statements, sqlTrips, roundTrips,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&gauges{st: st, insp: insp, clock: clock, log: log})
 	for _, o := range []string{"accepted", "retry", "failed"} { // present from the start, at 0
 		m.deliveries.WithLabelValues(string(engine.KindStep), o)
 	}
+	m.loaded.WithLabelValues(engine.StepsFromMemory)
+	m.loaded.WithLabelValues(engine.StepsFromDatabase)
 	return m
 }
 
@@ -99,6 +106,11 @@ func (m *metrics) DeliveryAttempted(kind engine.DeliveryKind, status engine.Deli
 // RunsStarted counts started runs.
 func (m *metrics) RunsStarted(source string, n int) {
 	m.runs.WithLabelValues(source).Add(float64(n))
+}
+
+// StepsLoaded counts steps read to run them.
+func (m *metrics) StepsLoaded(source string, n int) {
+	m.loaded.WithLabelValues(source).Add(float64(n))
 }
 
 // handler serves the registry in the Prometheus exposition format.

@@ -292,7 +292,7 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 	}
 	res.Figures[figCPU] = perDelivery(float64((c1.cpu - c0.cpu).Microseconds()), res)
 	res.Figures[figSQL] = perDelivery(c1.statements-c0.statements, res)
-	if stack == stackPostgres { // SQLite runs in the process: no trips
+	if stack == stackPostgres && c0.sqlTrips >= 0 { // SQLite runs in the process: no trips
 		res.Figures[figSQLTrips] = perDelivery(c1.sqlTrips-c0.sqlTrips, res)
 	}
 	res.Figures[figTrips] = perDelivery(c1.roundTrips-c0.roundTrips, res)

@@ -328,7 +328,7 @@ func (p *sluiceProc) counters(ctx context.Context) (counters, error) {
 		return c, err
 	}
 	if c.sqlTrips, err = promValue(text, metricSQLTrips); err != nil {
-		return c, err
+		c.sqlTrips = -1 // a Sluice from before the counter (-sluice): not measured
 	}
 	if c.roundTrips, err = promValue(text, metricTrips); err != nil {
 		return c, err

@@ -4,3 +4,6 @@ package storage
 
 // configureSQLite does nothing with the cgo driver (see sqlite_modernc.go).
 func configureSQLite() {}
+
+// pageCacheUsed is -1: the cgo driver's page cache is its own.
+func pageCacheUsed() int64 { return -1 }

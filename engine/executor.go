@@ -104,8 +104,10 @@ type loadCall struct {
 	pending
 }
 
-// loadStep reads a step with its contact and event, in one query with the
-// steps other workers are reading at the same time.
+// loadStep returns a step with its contact and event: as the transaction
+// that created it committed them, when this process did a moment ago
+// (recentSteps), else read in one query with the steps other workers are
+// reading at the same time.
 func (e *Engine) loadStep(id string) (StepLoad, error) {
 	if l, ok := e.recent.take(id); ok {
 		e.cfg.Metrics.StepsLoaded(StepsFromMemory, 1)
@@ -124,7 +126,9 @@ func (e *Engine) loadBatch(calls []*loadCall) {
 		ids[i] = c.id
 	}
 	loaded, err := e.st.LoadSteps(context.Background(), ids)
-	e.cfg.Metrics.StepsLoaded(StepsFromDatabase, len(ids))
+	if err == nil {
+		e.cfg.Metrics.StepsLoaded(StepsFromDatabase, len(ids))
+	}
 	byID := make(map[string]StepLoad, len(loaded))
 	for _, l := range loaded {
 		byID[l.Step.ID] = l

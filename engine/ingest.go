@@ -382,7 +382,7 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 		steps = append(steps, entrySteps(starts[r.ID], r)...)
 	}
 	from := len(w.steps)
-	pending, err := e.insertSteps(ctx, tx, w, steps)
+	pending, err := e.insertEntrySteps(ctx, tx, w, steps)
 	if err != nil {
 		return err
 	}
@@ -438,6 +438,26 @@ func (e *Engine) insertSteps(ctx context.Context, tx Tx, w *work, steps []*Step)
 	if err != nil {
 		return nil, fmt.Errorf("insert %d steps: %w", len(steps), err)
 	}
+	return stepsInserted(w, inserted), nil
+}
+
+// insertEntrySteps inserts the entry steps of runs the transaction has
+// just created, as insertSteps does; none can exist yet (a graph draws an
+// edge once, so a trigger's next nodes are distinct), so the statement
+// can wait for the next one (Tx.InsertNewSteps).
+func (e *Engine) insertEntrySteps(ctx context.Context, tx Tx, w *work, steps []*Step) (map[string]int, error) {
+	if len(steps) == 0 {
+		return nil, nil
+	}
+	if err := tx.InsertNewSteps(ctx, steps); err != nil {
+		return nil, fmt.Errorf("insert %d steps: %w", len(steps), err)
+	}
+	return stepsInserted(w, steps), nil
+}
+
+// stepsInserted counts inserted steps as reached and queues the pending
+// ones; it returns how many pending steps each run got.
+func stepsInserted(w *work, inserted []*Step) map[string]int {
 	pending := map[string]int{}
 	for _, s := range inserted {
 		w.bump(s.ScenarioID, s.Version, s.NodeID, s.CreatedAt, func(d *StatDelta) { d.Reached++ })
@@ -446,7 +466,7 @@ func (e *Engine) insertSteps(ctx context.Context, tx Tx, w *work, steps []*Step)
 			pending[s.RunID]++
 		}
 	}
-	return pending, nil
+	return pending
 }
 
 func isNotFound(err error) bool { return err != nil && errorsIs(err, ErrNotFound) }

@@ -277,7 +277,7 @@ func (e *Engine) startEntries(ctx context.Context, at activeTrigger, evType stri
 			if err := tx.InsertEvents(ctx, []*Event{ev}); err != nil {
 				return fmt.Errorf("insert %s event: %w", evType, err)
 			}
-			pending, err := e.insertSteps(ctx, tx, w, entrySteps(at, r))
+			pending, err := e.insertEntrySteps(ctx, tx, w, entrySteps(at, r))
 			if err != nil {
 				return err
 			}

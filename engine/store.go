@@ -19,7 +19,7 @@ type Store interface {
 // Tx is the set of storage operations the engine uses.
 //
 // Inside a transaction, the writes that return nothing but an error
-// (InsertEvents, InsertAttempts, BumpStats) may be sent with the next
+// (InsertEvents, InsertNewSteps, InsertAttempts, BumpStats) may be sent with the next
 // statement instead of on their own: their error, a conflict say, may then
 // come from that statement or from the commit, and rolls the transaction
 // back all the same.
@@ -106,6 +106,10 @@ type Tx interface {
 	// InsertSteps inserts the steps whose (run, node) is new and returns
 	// those it inserted.
 	InsertSteps(ctx context.Context, steps []*Step) ([]*Step, error)
+	// InsertNewSteps inserts the first steps of runs the transaction has
+	// just created: none can exist yet, so nothing comes back but an
+	// error, which may come later (see Tx).
+	InsertNewSteps(ctx context.Context, steps []*Step) error
 	GetStep(ctx context.Context, id string) (*Step, error)
 	// FinishStep moves a pending step to status; false if it was not pending.
 	FinishStep(ctx context.Context, id string, status StepStatus, errMsg string, at time.Time) (bool, error)

@@ -194,3 +194,35 @@ func TestDueSteps(t *testing.T) {
 func pendingSteps(ctx context.Context, s *storage.Store, runID string) (int64, error) {
 	return s.DB().NewSelect().Table("steps").Where("run_id = ? AND status = 'pending'", runID).Count(ctx)
 }
+
+// InsertNewSteps writes the steps of a new run; a step that exists after
+// all is a conflict of the transaction, whenever the statement is sent.
+func TestInsertNewSteps(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		f := newFixture(t, s)
+		ctx := f.ctx
+		f.scenario("scn_n")
+		r := f.run("run_n", "scn_n", "con_n")
+		err := s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+			return tx.InsertNewSteps(ctx, []*engine.Step{step("stp_n1", r, "hook", t0), step("stp_n2", r, "end", t0)})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"stp_n1", "stp_n2"} {
+			if _, err := s.GetStep(ctx, id); err != nil {
+				t.Fatalf("step %s: %v", id, err)
+			}
+		}
+		err = s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+			return tx.InsertNewSteps(ctx, []*engine.Step{step("stp_n3", r, "hook", t0)}) // (run, node) taken
+		})
+		if !errors.Is(err, engine.ErrConflict) {
+			t.Fatalf("a step at a node the run has: %v, want ErrConflict", err)
+		}
+		if _, err := s.GetStep(ctx, "stp_n3"); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("the conflicting step: %v, want ErrNotFound", err)
+		}
+	})
+}

@@ -303,15 +303,7 @@ func (r *repo) InsertDeliveries(ctx context.Context, ds []*engine.Delivery) ([]b
 // InsertAttempts inserts attempts in one statement (engine.ErrConflict if
 // a delivery already has an attempt with that number).
 func (r *repo) InsertAttempts(ctx context.Context, as []*engine.Attempt) error {
-	if len(as) == 0 {
-		return nil
-	}
-	rows := make([]attemptRow, len(as))
-	for i, a := range as {
-		rows[i] = *newAttemptRow(a)
-	}
-	err := r.insertLater(ctx, &rows)
-	return wrap(err, "insert %d attempts", len(as))
+	return insertAllLater(ctx, r, as, func(a *engine.Attempt) attemptRow { return *newAttemptRow(a) }, "attempts")
 }
 
 // stepLoadRow is a step with its contact and event, read in one query.

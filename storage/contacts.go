@@ -114,15 +114,7 @@ func (r *repo) updateContact(ctx context.Context, c *engine.Contact) error {
 // InsertEvents inserts events in one statement (engine.ErrConflict if an
 // id exists).
 func (r *repo) InsertEvents(ctx context.Context, evs []*engine.Event) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	rows := make([]eventRow, len(evs))
-	for i, e := range evs {
-		rows[i] = newEventRow(e)
-	}
-	err := r.insertLater(ctx, &rows)
-	return wrap(err, "insert %d events", len(evs))
+	return insertAllLater(ctx, r, evs, newEventRow, "events")
 }
 
 // GetEvent returns an event by id.

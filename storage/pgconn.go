@@ -47,6 +47,19 @@ func (r *repo) insertLater(ctx context.Context, model any) error {
 	return err
 }
 
+// insertAllLater inserts a row per item, made by row, in one statement
+// that may be sent later (insertLater).
+func insertAllLater[T, R any](ctx context.Context, r *repo, items []T, row func(T) R, what string) error {
+	if len(items) == 0 {
+		return nil
+	}
+	rows := make([]R, len(items))
+	for i, it := range items {
+		rows[i] = row(it)
+	}
+	return wrap(r.insertLater(ctx, &rows), "insert %d %s", len(items), what)
+}
+
 // errSentLater is what RowsAffected says of a statement sent later.
 var errSentLater = errors.New("storage: statement sent with the next one; no row count")
 

@@ -45,14 +45,7 @@ func (r *repo) SetRunStatus(ctx context.Context, id string, status engine.RunSta
 // transaction, in one statement sent later (later): their runs are new, so
 // no step can conflict, and nothing needs to come back.
 func (r *repo) InsertNewSteps(ctx context.Context, steps []*engine.Step) error {
-	if len(steps) == 0 {
-		return nil
-	}
-	rows := make([]stepRow, len(steps))
-	for i, s := range steps {
-		rows[i] = newStepRow(s)
-	}
-	return wrap(r.insertLater(ctx, &rows), "insert %d new steps", len(steps))
+	return insertAllLater(ctx, r, steps, newStepRow, "new steps")
 }
 
 // InsertSteps inserts steps in one statement, skipping those whose id or

@@ -343,8 +343,11 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 		return err
 	}
 	var runs []*Run
-	var starts map[string]activeTrigger
-	of := map[string]dispatchItem{} // by run id
+	type start struct {
+		at activeTrigger
+		it dispatchItem
+	}
+	var starts map[string]start // by run id: its trigger and its event
 	for _, it := range items {
 		if err := e.publishEvent(ctx, tx, w, it.ev, it.c); err != nil {
 			return err
@@ -361,11 +364,10 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 					r.EntryKey = r.ID
 				}
 				if starts == nil {
-					starts = map[string]activeTrigger{}
+					starts = map[string]start{}
 				}
 				runs = append(runs, r)
-				starts[r.ID] = at
-				of[r.ID] = it
+				starts[r.ID] = start{at, it}
 			}
 		}
 	}
@@ -379,14 +381,14 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 	var steps []*Step
 	for _, r := range started {
 		w.runsStarted++
-		steps = append(steps, entrySteps(starts[r.ID], r)...)
+		steps = append(steps, entrySteps(starts[r.ID].at, r)...)
 	}
 	from := len(w.steps)
 	pending, err := e.insertEntrySteps(ctx, tx, w, steps)
 	if err != nil {
 		return err
 	}
-	e.know(w, from, func(s *Step) (*Contact, *Event) { it := of[s.RunID]; return it.c, it.ev })
+	e.know(w, from, func(s *Step) (*Contact, *Event) { it := starts[s.RunID].it; return it.c, it.ev })
 	_, err = tx.CompleteRuns(ctx, endedRuns(started, pending)) // new runs: no other transaction has their steps
 	return err
 }

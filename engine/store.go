@@ -19,10 +19,10 @@ type Store interface {
 // Tx is the set of storage operations the engine uses.
 //
 // Inside a transaction, the writes that return nothing but an error
-// (InsertEvents, InsertNewSteps, InsertAttempts, BumpStats) may be sent with the next
-// statement instead of on their own: their error, a conflict say, may then
-// come from that statement or from the commit, and rolls the transaction
-// back all the same.
+// (InsertEvents, InsertNewSteps, InsertAttempts, BumpStats) may be sent
+// with the next statement instead of on their own: their error, a
+// conflict say, may then come from that statement or from the commit, and
+// rolls the transaction back all the same.
 type Tx interface {
 	InboundTx
 	SubscriptionTx

@@ -23,8 +23,9 @@ import (
 //     not need (an INSERT without RETURNING, a counter bump), waits and is
 //     sent in front of the next statement, or of COMMIT.
 //
-// A transaction that inserts events, then runs and steps, then bumps its
-// counters is so three round trips shorter. What a statement does is the
+// A transaction that begins, inserts events, runs and the runs' first
+// steps, bumps its counters and commits is so two round trips instead of
+// six. What a statement does is the
 // same: each still runs in the transaction, in the order it was issued. A
 // statement sent later fails later: its error is returned by the call that
 // sent it (a later statement, or Commit), and the transaction rolls back.

@@ -76,6 +76,25 @@ func (r *repo) InsertContacts(ctx context.Context, cs []*engine.Contact) ([]bool
 	return inserted, err
 }
 
+// InsertNewContacts inserts contacts whose emails the transaction has just
+// looked up and not found, with their dates, in statements sent later
+// (later): nothing needs to come back. A contact that another transaction
+// created since is a conflict (engine.ErrConflict) of this transaction,
+// from whichever call sends the statement, or from the commit.
+func (r *repo) InsertNewContacts(ctx context.Context, cs []*engine.Contact) error {
+	if err := insertAllLater(ctx, r, cs, func(c *engine.Contact) contactRow { return *newContactRow(c) }, "new contacts"); err != nil {
+		return err
+	}
+	var dates []contactDateRow
+	for _, c := range cs {
+		dates = appendDates(dates, c)
+	}
+	if len(dates) == 0 {
+		return nil
+	}
+	return wrap(r.insertLater(ctx, &dates), "write dates of %d contacts", len(cs))
+}
+
 // markInserted tells, for each item, whether its key is among keys (the
 // RETURNING of a multi-row INSERT … ON CONFLICT DO NOTHING). A key is
 // every unique column of the row (rowKey), so that of two items sharing an
@@ -170,6 +189,23 @@ WHERE list_subscriptions.status <> 'subscribed' RETURNING list_id, contact_id`)
 		return nil
 	})
 	return out, err
+}
+
+// SubscribeNew subscribes contacts created in the same transaction to
+// lists, each (list, contact) pair once, in one statement sent later: a new
+// contact has no subscription yet, so each is a change and nothing needs to
+// come back.
+func (r *repo) SubscribeNew(ctx context.Context, changes []engine.SubscriptionChange, at time.Time) error {
+	return insertAllLater(ctx, r, changes, func(ch engine.SubscriptionChange) listSubscriptionRow {
+		return listSubscriptionRow{ListID: ch.ListID, ContactID: ch.ContactID, Status: "subscribed", SubscribedAt: utp(&at)}
+	}, "subscriptions of new contacts")
+}
+
+// InsertNewRuns inserts runs of contacts created in the same transaction,
+// each (scenario, contact, entry key) once, in one statement sent later:
+// such a contact has no run yet, so none can conflict.
+func (r *repo) InsertNewRuns(ctx context.Context, runs []*engine.Run) error {
+	return insertAllLater(ctx, r, runs, func(run *engine.Run) runRow { return *newRunRow(run) }, "new runs")
 }
 
 // InsertRuns inserts the runs whose id, and whose scenario, contact and
@@ -298,6 +334,13 @@ func (r *repo) InsertDeliveries(ctx context.Context, ds []*engine.Delivery) ([]b
 		return nil, wrap(err, "insert %d deliveries", len(ds))
 	}
 	return markInserted(ids, ds, func(d *engine.Delivery) string { return d.ID }), nil
+}
+
+// InsertNewDeliveries inserts the deliveries of steps the transaction has
+// just finished, in one statement sent later: a step's delivery is stored
+// only with its finish, so none can exist yet.
+func (r *repo) InsertNewDeliveries(ctx context.Context, ds []*engine.Delivery) error {
+	return insertAllLater(ctx, r, ds, func(d *engine.Delivery) deliveryRow { return *newDeliveryRow(d) }, "new deliveries")
 }
 
 // InsertAttempts inserts attempts in one statement (engine.ErrConflict if

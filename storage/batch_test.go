@@ -746,3 +746,120 @@ func TestLoadStepsBesideAWrite(t *testing.T) {
 		}
 	})
 }
+
+// TestInsertNewRows: the writes of rows that cannot exist yet (a new
+// contact, its subscriptions and runs; a finished step's delivery) store
+// them all in one transaction, and a row that did exist after all is
+// ErrConflict for the whole transaction, even when the statement went with
+// a later one.
+func TestInsertNewRows(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		f := newFixture(t, s)
+		ctx := f.ctx
+		f.list("lst_a")
+		f.list("lst_b")
+		f.scenario("scn_a")
+		f.contact("con_old", "old@example.org")
+		contact := func(id, email string) *engine.Contact {
+			return &engine.Contact{ID: id, Email: email, Dates: map[string]string{"birthday": "1990-03-10"},
+				Timezone: "UTC", CreatedAt: t0, UpdatedAt: t0}
+		}
+		run := func(id, contactID string) *engine.Run {
+			return &engine.Run{ID: id, ScenarioID: "scn_a", Version: 1, ContactID: contactID, EventID: "evt_1",
+				Status: engine.RunActive, CreatedAt: t0}
+		}
+		err := s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+			if err := tx.InsertNewContacts(ctx, []*engine.Contact{contact("con_1", "One@example.org"), contact("con_2", "two@example.org")}); err != nil {
+				return err
+			}
+			if err := tx.SubscribeNew(ctx, []engine.SubscriptionChange{{ListID: "lst_a", ContactID: "con_1", Subscribed: true},
+				{ListID: "lst_b", ContactID: "con_1", Subscribed: true}, {ListID: "lst_a", ContactID: "con_2", Subscribed: true}}, at(1)); err != nil {
+				return err
+			}
+			if err := tx.InsertNewRuns(ctx, []*engine.Run{run("run_1", "con_1"), run("run_2", "con_2")}); err != nil {
+				return err
+			}
+			if err := tx.InsertNewDeliveries(ctx, []*engine.Delivery{delivery("dlv_1", "scn_a", "hook", t0)}); err != nil {
+				return err
+			}
+			// A read in the same transaction sees what went before it.
+			got, err := tx.GetContactsByEmail(ctx, []string{"one@example.org", "TWO@example.org"})
+			if err != nil || len(got) != 2 {
+				return fmt.Errorf("read back in the transaction: %d contacts, %v", len(got), err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range map[string][]string{"con_1": {"lst_a", "lst_b"}, "con_2": {"lst_a"}} {
+			if got, err := s.ContactLists(ctx, id); err != nil || !slices.Equal(got, want) {
+				t.Errorf("ContactLists(%s) = %v, %v; want %v", id, got, err, want)
+			}
+		}
+		for _, id := range []string{"run_1", "run_2"} {
+			if r, err := s.GetRun(ctx, id); err != nil || r.Status != engine.RunActive {
+				t.Errorf("GetRun(%s) = %+v, %v", id, r, err)
+			}
+		}
+		if d, err := s.GetDelivery(ctx, "dlv_1"); err != nil || d.Status != engine.DeliveryPending {
+			t.Errorf("GetDelivery(dlv_1) = %+v, %v", d, err)
+		}
+		if got, err := s.ContactsByDate(ctx, engine.DateQuery{Name: "birthday", MonthDays: []string{"03-10"}}); err != nil || len(got) != 2 {
+			t.Errorf("birthdays of the new contacts: %+v, %v; want 2", got, err)
+		}
+
+		// Each write meeting a row that exists fails the transaction.
+		for _, tc := range []struct {
+			name  string
+			write func(ctx context.Context, tx engine.Tx) error
+		}{
+			{"an email taken, other case", func(ctx context.Context, tx engine.Tx) error {
+				return tx.InsertNewContacts(ctx, []*engine.Contact{contact("con_3", "three@example.org"), contact("con_4", "OLD@example.org")})
+			}},
+			{"a subscription that exists", func(ctx context.Context, tx engine.Tx) error {
+				return tx.SubscribeNew(ctx, []engine.SubscriptionChange{{ListID: "lst_b", ContactID: "con_2", Subscribed: true},
+					{ListID: "lst_a", ContactID: "con_1", Subscribed: true}}, at(2))
+			}},
+			{"a contact already in the scenario", func(ctx context.Context, tx engine.Tx) error {
+				return tx.InsertNewRuns(ctx, []*engine.Run{run("run_3", "con_old"), run("run_4", "con_1")})
+			}},
+			{"a delivery that exists", func(ctx context.Context, tx engine.Tx) error {
+				return tx.InsertNewDeliveries(ctx, []*engine.Delivery{delivery("dlv_2", "scn_a", "hook", t0), delivery("dlv_1", "scn_a", "hook", t0)})
+			}},
+		} {
+			err := s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+				if err := tx.InsertNewContacts(ctx, []*engine.Contact{contact("con_5", "five@example.org")}); err != nil {
+					return err
+				}
+				return tc.write(ctx, tx) // sent with the commit, on PostgreSQL
+			})
+			if !errors.Is(err, engine.ErrConflict) {
+				t.Errorf("%s: %v, want ErrConflict", tc.name, err)
+			}
+		}
+		for _, id := range []string{"con_3", "con_4", "con_5"} {
+			if _, err := s.GetContact(ctx, id); !errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("GetContact(%s) of a transaction that failed: %v, want ErrNotFound", id, err)
+			}
+		}
+		for _, id := range []string{"run_3", "run_4"} {
+			if _, err := s.GetRun(ctx, id); !errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("GetRun(%s) of a transaction that failed: %v, want ErrNotFound", id, err)
+			}
+		}
+		if got, err := s.ContactLists(ctx, "con_2"); err != nil || !slices.Equal(got, []string{"lst_a"}) {
+			t.Errorf("ContactLists(con_2) after a failed subscribe = %v, %v", got, err)
+		}
+		if _, err := s.GetDelivery(ctx, "dlv_2"); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("GetDelivery(dlv_2) of a transaction that failed: %v, want ErrNotFound", err)
+		}
+		err = s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+			return errors.Join(tx.InsertNewContacts(ctx, nil), tx.SubscribeNew(ctx, nil, t0), tx.InsertNewRuns(ctx, nil), tx.InsertNewDeliveries(ctx, nil))
+		})
+		if err != nil {
+			t.Errorf("writing no rows: %v", err)
+		}
+	})
+}

@@ -132,6 +132,15 @@ func (r *runRow) run() *engine.Run {
 		EntryKey: r.EntryKey, Status: engine.RunStatus(r.Status), CreatedAt: r.CreatedAt.T()}
 }
 
+type listSubscriptionRow struct {
+	bun.BaseModel  `bun:"table:list_subscriptions"`
+	ListID         string `bun:"list_id,pk"`
+	ContactID      string `bun:"contact_id,pk"`
+	Status         string `bun:"status"`
+	SubscribedAt   *utime `bun:"subscribed_at"`
+	UnsubscribedAt *utime `bun:"unsubscribed_at"`
+}
+
 type stepRow struct {
 	bun.BaseModel `bun:"table:steps,alias:st"`
 	ID            string `bun:"id,pk"`

@@ -199,9 +199,9 @@ func (tx spyTx) GetContactsByEmail(ctx context.Context, emails []string) ([]*eng
 	return tx.Tx.GetContactsByEmail(ctx, emails)
 }
 
-func (tx spyTx) InsertContacts(ctx context.Context, cs []*engine.Contact) ([]bool, error) {
-	defer tx.s.enter("InsertContacts", keys(cs, func(c *engine.Contact) string { return c.Email }))()
-	return tx.Tx.InsertContacts(ctx, cs)
+func (tx spyTx) InsertNewContacts(ctx context.Context, cs []*engine.Contact) error {
+	defer tx.s.enter("InsertNewContacts", keys(cs, func(c *engine.Contact) string { return c.Email }))()
+	return tx.Tx.InsertNewContacts(ctx, cs)
 }
 
 func (tx spyTx) FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) ([]string, []string, error) {
@@ -209,9 +209,9 @@ func (tx spyTx) FinishSteps(ctx context.Context, ids []string, at time.Time, com
 	return tx.Tx.FinishSteps(ctx, ids, at, complete)
 }
 
-func (tx spyTx) InsertDeliveries(ctx context.Context, ds []*engine.Delivery) ([]bool, error) {
-	defer tx.s.enter("InsertDeliveries", keys(ds, func(d *engine.Delivery) string { return d.ID }))()
-	return tx.Tx.InsertDeliveries(ctx, ds)
+func (tx spyTx) InsertNewDeliveries(ctx context.Context, ds []*engine.Delivery) error {
+	defer tx.s.enter("InsertNewDeliveries", keys(ds, func(d *engine.Delivery) string { return d.ID }))()
+	return tx.Tx.InsertNewDeliveries(ctx, ds)
 }
 
 // keys returns key(x) for each of xs, as a spied call's arguments.
@@ -633,7 +633,7 @@ func TestBatchIngestContactRace(t *testing.T) {
 		r1, r2 := newRig(t, st), newRig(t, st)
 		ctx := context.Background()
 		sc := r1.activate(t, signupHook(), false)
-		g1, g2 := r1.spy.hold("InsertContacts"), r2.spy.hold("InsertContacts")
+		g1, g2 := r1.spy.hold("InsertNewContacts"), r2.spy.hold("InsertNewContacts")
 		results := make([][]engine.IngestResult, 2)
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
@@ -653,8 +653,8 @@ func TestBatchIngestContactRace(t *testing.T) {
 		} else {
 			waitParked(t, "Ingest", 2) // SQLite: it waits for the one connection
 		}
-		r1.spy.release("InsertContacts")
-		r2.spy.release("InsertContacts")
+		r1.spy.release("InsertNewContacts")
+		r2.spy.release("InsertNewContacts")
 		wg.Wait()
 		for i := range 2 {
 			if errs[i] != nil || len(results[i]) != 1 || results[i][0].Err != nil {
@@ -1049,15 +1049,15 @@ func TestLastBranchCompletesRun(t *testing.T) {
 	if len(steps) != 2 {
 		t.Fatalf("%d steps enqueued, want 2 (one per branch)", len(steps))
 	}
-	g1, g2 := r.spy.hold("InsertDeliveries"), r2.spy.hold("InsertDeliveries")
+	g1, g2 := r.spy.hold("InsertNewDeliveries"), r2.spy.hold("InsertNewDeliveries")
 	errs := make(chan error, 2)
 	go func() { errs <- r.e.RunStep(ctx, steps[0]) }()
 	go func() { errs <- r2.e.RunStep(ctx, steps[1]) }()
 	if !g1.wait(1) || !g2.wait(1) {
 		t.Fatal("the two branches never came to store their deliveries")
 	}
-	r.spy.release("InsertDeliveries")
-	r2.spy.release("InsertDeliveries")
+	r.spy.release("InsertNewDeliveries")
+	r2.spy.release("InsertNewDeliveries")
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
@@ -1069,5 +1069,121 @@ func TestLastBranchCompletesRun(t *testing.T) {
 	}
 	if status != string(engine.RunCompleted) {
 		t.Errorf("run %s after both branches ended, want %s", status, engine.RunCompleted)
+	}
+}
+
+// TestBatchIngestNewAndKnownContacts: one call mixing a contact it creates
+// (whose rows are written without asking what exists) and a stored one:
+// each list and each scenario sees what it would one event at a time.
+func TestBatchIngestNewAndKnownContacts(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		ctx := context.Background()
+		once := r.activate(t, signupHook(), false)
+		again := r.activate(t, signupHook(), true)
+		var lists []string
+		for _, name := range []string{"A", "B", "C"} {
+			l, err := r.e.CreateList(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lists = append(lists, l.ID)
+		}
+		a, b, c := lists[0], lists[1], lists[2]
+		old := r.ingest(t, engine.EventInput{Type: "signup", Email: "old@example.org", ListID: b})[0].ContactID
+		res := r.ingest(t,
+			engine.EventInput{Type: "signup", Email: "new@example.org", ListID: a},
+			engine.EventInput{Type: "signup", Email: "NEW@example.org", ListID: b},
+			engine.EventInput{Type: "unsubscribe", Email: "new@example.org", ListID: c}, // never subscribed
+			engine.EventInput{Type: "unsubscribe", Email: "old@example.org", ListID: b},
+			engine.EventInput{Type: "signup", Email: "old@example.org", ListID: a},
+		)
+		for i, x := range res {
+			if x.Err != nil || x.EventID == "" {
+				t.Fatalf("event %d: %+v", i, x)
+			}
+		}
+		fresh := res[0].ContactID
+		if res[1].ContactID != fresh || res[2].ContactID != fresh || res[3].ContactID != old || res[4].ContactID != old || fresh == old {
+			t.Fatalf("contacts %+v: want the new one thrice, then %s twice", res, old)
+		}
+		subscribed := func(contact string) []string {
+			t.Helper()
+			var got []string
+			if err := st.DB().NewRaw("SELECT list_id FROM list_subscriptions WHERE contact_id = ? AND status = 'subscribed' ORDER BY list_id",
+				contact).Scan(ctx, &got); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		want := []string{a, b}
+		slices.Sort(want)
+		if got := subscribed(fresh); !slices.Equal(got, want) {
+			t.Errorf("new contact in %v, want %v", got, want)
+		}
+		if got := subscribed(old); !slices.Equal(got, []string{a}) {
+			t.Errorf("stored contact in %v, want [%s]", got, a)
+		}
+		if n := countRows(t, st, "SELECT COUNT(*) FROM list_subscriptions WHERE list_id = ?", c); n != 0 {
+			t.Errorf("%d rows for list C, which nobody joined", n)
+		}
+		for _, tc := range []struct {
+			scenario string
+			contact  string
+			want     int
+		}{{once.ID, fresh, 1}, {once.ID, old, 1}, {again.ID, fresh, 2}, {again.ID, old, 2}} {
+			if n := countRows(t, st, "SELECT COUNT(*) FROM runs WHERE scenario_id = ? AND contact_id = ?", tc.scenario, tc.contact); n != tc.want {
+				t.Errorf("scenario %s, contact %s: %d runs, want %d", tc.scenario, tc.contact, n, tc.want)
+			}
+		}
+		if s := r.stats(t, once.ID); s["t1"].Reached != 2 {
+			t.Errorf("once: t1 reached %d, want 2", s["t1"].Reached)
+		}
+		if s := r.stats(t, again.ID); s["t1"].Reached != 4 {
+			t.Errorf("again: t1 reached %d, want 4", s["t1"].Reached)
+		}
+	})
+}
+
+// TestRoundTripsPerEvent counts PostgreSQL round trips (messages sent and
+// waited for): a signup of a new contact commits in 2 (its lookup, then
+// the writes with COMMIT), and the webhook step it starts in 2 more (the
+// conditional finish, then the delivery, attempt and counters with
+// COMMIT), with the scenario, the contact and the event known from the
+// ingest. A known contact's signup also waits for its run's insert, which
+// tells whether the contact was in the scenario already.
+func TestRoundTripsPerEvent(t *testing.T) {
+	st := storagetest.OpenPostgres(t)
+	r := newRig(t, st)
+	r.e.EnableRecentSteps()
+	ctx := context.Background()
+	r.activate(t, signupHook(), true)
+	// The active triggers and the scenario are cached after a first event.
+	r.ingest(t, engine.EventInput{Type: "signup", Email: "warm@example.org"})
+	warm, _ := r.queue.enqueued()
+	if err := r.e.RunStep(ctx, warm[0]); err != nil {
+		t.Fatal(err)
+	}
+	trips := func(fn func()) uint64 {
+		t.Helper()
+		before := st.RoundTrips()
+		fn()
+		return st.RoundTrips() - before
+	}
+	if n := trips(func() { r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org"}) }); n != 2 {
+		t.Errorf("a new contact's signup: %d round trips, want 2", n)
+	}
+	steps, _ := r.queue.enqueued()
+	if n := trips(func() {
+		if err := r.e.RunStep(ctx, steps[len(steps)-1]); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 2 {
+		t.Errorf("its webhook step: %d round trips, want 2", n)
+	}
+	if n := trips(func() {
+		r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org", Data: map[string]any{"firstname": "Ada"}})
+	}); n != 3 {
+		t.Errorf("a known contact's signup: %d round trips, want 3", n)
 	}
 }

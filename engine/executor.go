@@ -297,31 +297,25 @@ func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
 }
 
 // storeFirstAttempts stores the deliveries of the outcomes that have one
-// and their first attempts. A delivery that exists already (a step re-run
-// after a crash) is not counted twice.
+// and their first attempts. The outcomes' steps were just finished by this
+// transaction, and a step's delivery is stored only with its finish, so
+// the deliveries are new: a step re-run after a crash was claimed by the
+// first run's commit and is dropped before this.
 func (e *Engine) storeFirstAttempts(ctx context.Context, tx Tx, w *work, batch []*outcome) error {
-	var sent []*outcome
 	var ds []*Delivery
+	var first []*Attempt
 	for _, o := range batch {
 		if o.delivery != nil {
-			sent = append(sent, o)
-			ds = append(ds, o.delivery)
+			ds, first = append(ds, o.delivery), append(first, o.attempt)
+			countAttempt(w, o.delivery, o.now)
+			w.observe(o.delivery, o.attempt)
 		}
 	}
 	if len(ds) == 0 {
 		return nil
 	}
-	inserted, err := tx.InsertDeliveries(ctx, ds)
-	if err != nil {
+	if err := tx.InsertNewDeliveries(ctx, ds); err != nil {
 		return err
-	}
-	var first []*Attempt
-	for i, o := range sent {
-		if inserted[i] {
-			first = append(first, o.attempt)
-			countAttempt(w, o.delivery, o.now)
-			w.observe(o.delivery, o.attempt)
-		}
 	}
 	if err := tx.InsertAttempts(ctx, first); err != nil {
 		return fmt.Errorf("log %d first attempts: %w", len(first), err)

@@ -97,10 +97,6 @@ func (e *Engine) ingestBatch(calls []*ingestCall) {
 	}
 }
 
-// errContactRaced: another transaction created one of the batch's new
-// contacts meanwhile; the transaction runs again and finds it.
-var errContactRaced = errors.New("a contact was created concurrently")
-
 // ingest is Ingest for one batch; also, when set, runs last in the same
 // transaction with the results so far, so a caller's own bookkeeping
 // commits with the events. Callers hold it to MaxBatch inputs: Ingest checks its callers, the
@@ -132,7 +128,10 @@ func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx 
 			}
 			return nil
 		})
-		if !errors.Is(err, errContactRaced) {
+		// A conflict here is a new contact that another transaction
+		// created since this one looked (InsertNewContacts): the next try
+		// finds it.
+		if !errors.Is(err, ErrConflict) {
 			break
 		}
 	}
@@ -167,8 +166,12 @@ func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []Event
 	var subscribers []*Contact
 	var items []dispatchItem
 	var all []*Event
+	fresh := map[string]bool{} // the contacts this transaction creates
 	for n, i := range ok {
 		in, c := &inputs[i], ups[n].c
+		if ups[n].fresh {
+			fresh[c.ID] = true
+		}
 		ev := &Event{ID: NewID("evt"), Type: in.Type, ContactID: c.ID, ListID: in.ListID, Data: in.Data, OccurredAt: now}
 		if in.ListID != "" && (in.Type == EventSignup || in.Type == EventUnsubscribe) {
 			changes = append(changes, SubscriptionChange{ListID: in.ListID, ContactID: c.ID, Subscribed: in.Type == EventSignup})
@@ -177,10 +180,10 @@ func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []Event
 		results[i].EventID, results[i].ContactID = ev.ID, c.ID
 		for _, d := range append(ups[n].derived, ev) {
 			all = append(all, d)
-			items = append(items, dispatchItem{ev: d, c: c})
+			items = append(items, dispatchItem{ev: d, c: c, fresh: ups[n].fresh})
 		}
 	}
-	if _, err := e.setSubscriptions(ctx, tx, w, changes, subscribers, now); err != nil {
+	if _, err := e.setSubscriptions(ctx, tx, w, changes, subscribers, fresh, now); err != nil {
 		return err
 	}
 	if err := tx.InsertEvents(ctx, all); err != nil {
@@ -234,6 +237,7 @@ func (e *Engine) listExists(ctx context.Context, tx Tx, id string) (bool, error)
 // creation or change records.
 type upserted struct {
 	c       *Contact
+	fresh   bool // created by this transaction
 	derived []*Event
 }
 
@@ -275,10 +279,10 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 			book[key], isFresh[c] = c, true
 			fresh = append(fresh, c)
 			// joining groups at creation is joining them
-			out[n] = upserted{c: c, derived: changeEvents(c, nil, slices.Clone(c.Groups), nil, now)}
+			out[n] = upserted{c: c, fresh: true, derived: changeEvents(c, nil, slices.Clone(c.Groups), nil, now)}
 			continue
 		}
-		out[n].c = c
+		out[n].c, out[n].fresh = c, isFresh[c]
 		fields, added := applyContactInput(c, patch, false)
 		if len(fields) == 0 {
 			continue
@@ -293,12 +297,8 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 	// One order for every transaction, so two batches inserting the same
 	// new emails wait for each other instead of deadlocking.
 	slices.SortFunc(fresh, func(a, b *Contact) int { return strings.Compare(EmailKey(a.Email), EmailKey(b.Email)) })
-	inserted, err := tx.InsertContacts(ctx, fresh)
-	if err != nil {
+	if err := tx.InsertNewContacts(ctx, fresh); err != nil {
 		return nil, err
-	}
-	if slices.Contains(inserted, false) {
-		return nil, errContactRaced
 	}
 	for _, c := range fresh {
 		if err := e.publishCreated(ctx, tx, w, c, now); err != nil {
@@ -330,19 +330,23 @@ func (e *Engine) recordEvents(ctx context.Context, tx Tx, w *work, evs []*Event,
 
 // dispatchItem is a recorded event and the contact it is about.
 type dispatchItem struct {
-	ev *Event
-	c  *Contact
+	ev    *Event
+	c     *Contact
+	fresh bool // c is created by this transaction, so it has no run yet
 }
 
 // dispatch starts a run in every active scenario whose trigger matches an
 // item's event, all in a few statements. A contact enters a scenario once
-// unless the scenario allows re-entry.
+// unless the scenario allows re-entry. The runs of contacts the
+// transaction creates cannot meet a stored run, so they are told apart
+// here and written without waiting for an answer (InsertNewRuns).
 func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatchItem) error {
 	set, err := e.activeTriggers(ctx, tx)
 	if err != nil {
 		return err
 	}
-	var runs []*Run
+	var runs, known, fresh []*Run   // all in order; of stored contacts; of new ones
+	entered := map[[3]string]bool{} // new contacts' runs: scenario, contact, entry key
 	type start struct {
 		at activeTrigger
 		it dispatchItem
@@ -363,6 +367,16 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 				if s.AllowReentry {
 					r.EntryKey = r.ID
 				}
+				if it.fresh {
+					k := [3]string{r.ScenarioID, r.ContactID, r.EntryKey}
+					if entered[k] {
+						continue // as the stored runs' unique key would have it
+					}
+					entered[k] = true
+					fresh = append(fresh, r)
+				} else {
+					known = append(known, r)
+				}
 				if starts == nil {
 					starts = map[string]start{}
 				}
@@ -374,10 +388,18 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 	if len(runs) == 0 {
 		return nil
 	}
-	started, err := tx.InsertRuns(ctx, runs)
-	if err != nil {
-		return fmt.Errorf("start %d runs: %w", len(runs), err)
+	if err := tx.InsertNewRuns(ctx, fresh); err != nil {
+		return fmt.Errorf("start %d runs: %w", len(fresh), err)
 	}
+	inserted, err := tx.InsertRuns(ctx, known)
+	if err != nil {
+		return fmt.Errorf("start %d runs: %w", len(known), err)
+	}
+	ok := make(map[*Run]bool, len(runs))
+	for _, r := range append(fresh, inserted...) {
+		ok[r] = true
+	}
+	started := slices.DeleteFunc(runs, func(r *Run) bool { return !ok[r] })
 	var steps []*Step
 	for _, r := range started {
 		w.runsStarted++

@@ -19,7 +19,8 @@ type Store interface {
 // Tx is the set of storage operations the engine uses.
 //
 // Inside a transaction, the writes that return nothing but an error
-// (InsertEvents, InsertNewSteps, InsertAttempts, BumpStats) may be sent
+// (InsertEvents, the Insert…New and …New methods, InsertAttempts,
+// BumpStats) may be sent
 // with the next statement instead of on their own: their error, a
 // conflict say, may then come from that statement or from the commit, and
 // rolls the transaction back all the same.
@@ -54,12 +55,23 @@ type Tx interface {
 	// InsertContacts inserts the contacts whose id and email are new and
 	// reports for each whether it did.
 	InsertContacts(ctx context.Context, cs []*Contact) ([]bool, error)
+	// InsertNewContacts inserts contacts whose emails the transaction
+	// looked up and did not find; one that another transaction created
+	// since is ErrConflict, which may come later (see Tx).
+	InsertNewContacts(ctx context.Context, cs []*Contact) error
 	// SetSubscriptions applies subscription changes (each list and
 	// contact pair at most once) and reports for each whether it changed
 	// anything.
 	SetSubscriptions(ctx context.Context, changes []SubscriptionChange, at time.Time) ([]bool, error)
+	// SubscribeNew subscribes contacts created in the transaction (each
+	// list and contact pair once): each is a change, and nothing comes
+	// back but an error, which may come later (see Tx).
+	SubscribeNew(ctx context.Context, changes []SubscriptionChange, at time.Time) error
 	// InsertRuns inserts the runs InsertRun would and returns them.
 	InsertRuns(ctx context.Context, runs []*Run) ([]*Run, error)
+	// InsertNewRuns inserts runs of contacts created in the transaction
+	// (each scenario, contact and entry key once): none can exist yet.
+	InsertNewRuns(ctx context.Context, runs []*Run) error
 	// CompleteRuns marks completed those of the runs that are active and
 	// have no pending step, and returns their ids.
 	CompleteRuns(ctx context.Context, ids []string) ([]string, error)
@@ -70,6 +82,10 @@ type Tx interface {
 	// InsertDeliveries inserts the deliveries whose id is new and reports
 	// for each whether it did.
 	InsertDeliveries(ctx context.Context, ds []*Delivery) ([]bool, error)
+	// InsertNewDeliveries inserts the deliveries of steps the transaction
+	// has just finished: a step's delivery is stored with its finish, so
+	// none can exist yet.
+	InsertNewDeliveries(ctx context.Context, ds []*Delivery) error
 	// InsertAttempts inserts attempts (ErrConflict if a delivery already
 	// has an attempt with that number).
 	InsertAttempts(ctx context.Context, as []*Attempt) error

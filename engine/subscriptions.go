@@ -180,14 +180,17 @@ func (e *Engine) publishCreated(ctx context.Context, tx Tx, w *work, c *Contact,
 // subscription goes through it.
 func (e *Engine) setSubscription(ctx context.Context, tx Tx, w *work, c *Contact, listID string, subscribed bool, at time.Time) (changed bool, err error) {
 	ch, err := e.setSubscriptions(ctx, tx, w, []SubscriptionChange{{ListID: listID, ContactID: c.ID, Subscribed: subscribed}},
-		[]*Contact{c}, at)
+		[]*Contact{c}, nil, at)
 	return err == nil && ch[0], err
 }
 
 // setSubscriptions is setSubscription for many changes (contacts[i] is
 // the contact of changes[i]), in one statement per kind when no list and
-// contact pair repeats, else one by one in order.
-func (e *Engine) setSubscriptions(ctx context.Context, tx Tx, w *work, changes []SubscriptionChange, contacts []*Contact, at time.Time) ([]bool, error) {
+// contact pair repeats, else one by one in order. The contacts in fresh
+// are created by this transaction and have no subscription yet: when no
+// pair repeats, subscribing one is a change written without waiting for
+// an answer (SubscribeNew), and unsubscribing one changes nothing.
+func (e *Engine) setSubscriptions(ctx context.Context, tx Tx, w *work, changes []SubscriptionChange, contacts []*Contact, fresh map[string]bool, at time.Time) ([]bool, error) {
 	if len(changes) == 0 {
 		return nil, nil
 	}
@@ -198,7 +201,7 @@ func (e *Engine) setSubscriptions(ctx context.Context, tx Tx, w *work, changes [
 	}
 	var err error
 	if len(seen) == len(changes) {
-		changed, err = tx.SetSubscriptions(ctx, changes, at)
+		changed, err = e.setEachOnce(ctx, tx, changes, fresh, at)
 	} else {
 		for i, ch := range changes {
 			if changed[i], err = tx.SetSubscription(ctx, ch.ListID, ch.ContactID, ch.Subscribed, at); err != nil {
@@ -220,6 +223,40 @@ func (e *Engine) setSubscriptions(ctx context.Context, tx Tx, w *work, changes [
 		if err := e.publish(ctx, tx, w, name, contacts[i], ch.ListID, nil, at); err != nil {
 			return nil, err
 		}
+	}
+	return changed, nil
+}
+
+// setEachOnce applies changes, no list and contact pair twice: those of
+// the contacts in fresh without asking (see setSubscriptions), the others
+// with tx.SetSubscriptions. It reports for each whether it changed anything.
+func (e *Engine) setEachOnce(ctx context.Context, tx Tx, changes []SubscriptionChange, fresh map[string]bool, at time.Time) ([]bool, error) {
+	if len(fresh) == 0 {
+		return tx.SetSubscriptions(ctx, changes, at)
+	}
+	changed := make([]bool, len(changes))
+	var subscribe, stored []SubscriptionChange
+	var storedAt []int
+	for i, ch := range changes {
+		switch {
+		case !fresh[ch.ContactID]:
+			stored, storedAt = append(stored, ch), append(storedAt, i)
+		case ch.Subscribed:
+			subscribe, changed[i] = append(subscribe, ch), true
+		}
+	}
+	if err := tx.SubscribeNew(ctx, subscribe, at); err != nil {
+		return nil, err
+	}
+	if len(stored) == 0 {
+		return changed, nil
+	}
+	got, err := tx.SetSubscriptions(ctx, stored, at)
+	if err != nil {
+		return nil, err
+	}
+	for n, i := range storedAt {
+		changed[i] = got[n]
 	}
 	return changed, nil
 }

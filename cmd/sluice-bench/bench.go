@@ -311,7 +311,7 @@ func (b *bench) measure(ctx context.Context, run int, stack string, send sendFun
 	if err != nil {
 		return result{}, err
 	}
-	start, err := b.s.load().drive(ctx, send)
+	start, answered, err := b.s.load().drive(ctx, send)
 	if err != nil {
 		return result{}, err
 	}
@@ -335,6 +335,8 @@ func (b *bench) measure(ctx context.Context, run int, stack string, send sendFun
 		figP50:        ms(percentile(d.latencies, 50)),
 		figP95:        ms(percentile(d.latencies, 95)),
 		figP99:        ms(percentile(d.latencies, 99)),
+		figAnswerP50:  ms(percentile(answered, 50)),
+		figAnswerP99:  ms(percentile(answered, 99)),
 	}}
 	// Where the machine's CPU went over the same window (the settle
 	// included, when next to nothing runs).

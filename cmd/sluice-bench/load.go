@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,17 +23,19 @@ type sendFunc func(ctx context.Context, first, count int, sentAt int64) error
 
 // drive sends l.n events in units of l.batch from l.clients goroutines and
 // returns when all are sent (or the first error), with the time the first
-// one was sent.
+// one was sent and, per unit, how long it took from its stamp until send
+// returned (Sluice's API answered; the floor's task was enqueued).
 //
 // At full speed each unit is stamped with the clock when it is sent. Paced
 // (rate > 0) the load is open-loop: unit u is due at start + u·batch/rate
 // whatever happened to earlier ones, and is stamped with that scheduled
 // time, so latency includes any time it waited for a free client (no
 // coordinated omission).
-func (l load) drive(ctx context.Context, send sendFunc) (time.Time, error) {
+func (l load) drive(ctx context.Context, send sendFunc) (time.Time, []time.Duration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	units := (l.n + l.batch - 1) / l.batch
+	answered := make([]time.Duration, units) // each unit writes its own
 	var (
 		next     atomic.Int64
 		wg       sync.WaitGroup
@@ -53,6 +56,7 @@ func (l load) drive(ctx context.Context, send sendFunc) (time.Time, error) {
 				stamp, err := l.due(ctx, start, first)
 				if err == nil {
 					err = send(ctx, first, min(l.batch, l.n-first), stamp.UnixNano())
+					answered[u] = time.Since(stamp)
 				}
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
@@ -62,7 +66,8 @@ func (l load) drive(ctx context.Context, send sendFunc) (time.Time, error) {
 		}()
 	}
 	wg.Wait()
-	return start, firstErr
+	slices.Sort(answered)
+	return start, answered, firstErr
 }
 
 // due waits until event first is due and returns its send stamp.

@@ -88,7 +88,7 @@ func TestBench(t *testing.T) {
 func checkFigures(t *testing.T, res result, n int, rate float64) {
 	t.Helper()
 	f := res.Figures
-	positive := []string{figPerSec, figP50, figP95, figP99, figBusy, figBenchCPU}
+	positive := []string{figPerSec, figP50, figP95, figP99, figAnswerP50, figAnswerP99, figBusy, figBenchCPU}
 	switch res.Stack {
 	case "floor":
 		positive = append(positive, figRedisCmds, figRedisCPU)
@@ -115,6 +115,9 @@ func checkFigures(t *testing.T, res result, n int, rate float64) {
 	}
 	if !(f[figP50] <= f[figP95] && f[figP95] <= f[figP99]) {
 		t.Errorf("%s: percentiles out of order: %v %v %v", res.Stack, f[figP50], f[figP95], f[figP99])
+	}
+	if f[figAnswerP50] > f[figAnswerP99] {
+		t.Errorf("%s: answer p50 %v above p99 %v", res.Stack, f[figAnswerP50], f[figAnswerP99])
 	}
 	if f[figPeakRSS] < f[figIdleRSS] {
 		t.Errorf("%s: peak RSS %v below idle RSS %v", res.Stack, f[figPeakRSS], f[figIdleRSS])

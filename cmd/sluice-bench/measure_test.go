@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,12 +197,15 @@ func TestSentAt(t *testing.T) {
 }
 
 // TestDrivePaced checks the open-loop schedule: every event sent once,
-// stamped with its due time, none before it.
+// stamped with its due time, none before it, and each unit's answer time
+// measured from its stamp.
 func TestDrivePaced(t *testing.T) {
 	l := load{n: 10, clients: 3, batch: 3, rate: 200} // units due every 15 ms
 	stamps := make(chan [3]int64, 10)
-	start, err := l.drive(context.Background(), func(_ context.Context, first, count int, sentAt int64) error {
+	const answer = 2 * time.Millisecond
+	start, answered, err := l.drive(context.Background(), func(_ context.Context, first, count int, sentAt int64) error {
 		stamps <- [3]int64{int64(first), int64(count), sentAt - time.Now().UnixNano()}
+		time.Sleep(answer)
 		return nil
 	})
 	if err != nil {
@@ -217,6 +221,9 @@ func TestDrivePaced(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[int64]int64{0: 3, 3: 3, 6: 3, 9: 1}, seen); diff != "" {
 		t.Errorf("units (-want +got):\n%s", diff)
+	}
+	if len(answered) != 4 || answered[0] < answer || !slices.IsSorted(answered) {
+		t.Errorf("answer times %v: want 4 sorted, each ≥ %v", answered, answer)
 	}
 	if took := time.Since(start); took < 45*time.Millisecond {
 		t.Errorf("10 events at 200/s took %v, want ≥ 45 ms", took)

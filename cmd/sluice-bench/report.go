@@ -17,6 +17,8 @@ const (
 	figP50        = "latency_p50_ms"
 	figP95        = "latency_p95_ms"
 	figP99        = "latency_p99_ms"
+	figAnswerP50  = "answer_p50_ms"
+	figAnswerP99  = "answer_p99_ms"
 	figCPU        = "cpu_us_per_delivery"
 	figIdleRSS    = "idle_rss_mib"
 	figPeakRSS    = "peak_rss_mib"
@@ -43,6 +45,8 @@ var figures = []figure{
 	{figP50, "latency p50 (ms)", "%.1f"},
 	{figP95, "latency p95 (ms)", "%.1f"},
 	{figP99, "latency p99 (ms)", "%.1f"},
+	{figAnswerP50, "answer p50 (ms)", "%.1f"},
+	{figAnswerP99, "answer p99 (ms)", "%.1f"},
 	{figCPU, "CPU per delivery (µs)", "%.0f"},
 	{figIdleRSS, "idle RSS (MiB)", "%.1f"},
 	{figPeakRSS, "peak RSS (MiB)", "%.1f"},

@@ -35,6 +35,17 @@ type Config struct {
 	// scenario's name and secret) is cached before changes made by other
 	// processes are seen. Defaults to 1s.
 	ActiveCacheTTL time.Duration
+	// IngestLinger is how long an event may wait for others to share its
+	// transaction when fewer than ingestFill are waiting: a light load
+	// then pays one transaction per few events instead of one each, at
+	// the cost of at most this much more time before the API answers.
+	// Defaults to 5ms; negative: none.
+	IngestLinger time.Duration
+	// CommitLinger is the same for the outcomes of steps, which wait for
+	// commitFill others. It delays the end of a step's task and the start
+	// of the step after it, not its webhook. Defaults to 20ms; negative:
+	// none.
+	CommitLinger time.Duration
 }
 
 // Engine runs scenarios: it ingests events, starts runs, executes steps and
@@ -95,13 +106,19 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ActiveCacheTTL == 0 {
 		cfg.ActiveCacheTTL = time.Second
 	}
+	if cfg.IngestLinger == 0 {
+		cfg.IngestLinger = 5 * time.Millisecond
+	}
+	if cfg.CommitLinger == 0 {
+		cfg.CommitLinger = 20 * time.Millisecond
+	}
 	e := &Engine{cfg: cfg, st: cfg.Store, log: cfg.Logger, plans: map[planKey]*plan{},
 		scenarios: map[string]*cached[*Scenario]{}, slots: make(chan struct{}, cfg.StepParallel)}
 	e.ingests = batcher[*ingestCall]{run: e.ingestBatch, max: MaxBatch, lanes: batchLanes, log: e.log,
-		weight: func(c *ingestCall) int { return len(c.inputs) }}
+		weight: func(c *ingestCall) int { return len(c.inputs) }, fill: ingestFill, linger: cfg.IngestLinger}
 	e.loads = batcher[*loadCall]{run: e.loadBatch, max: maxStepBatch, lanes: batchLanes, log: e.log, weight: one[*loadCall]}
 	e.outcomes = batcher[*outcome]{run: e.commitOutcomes, max: maxStepBatch, lanes: batchLanes, log: e.log,
-		weight: one[*outcome]}
+		weight: one[*outcome], fill: commitFill, linger: cfg.CommitLinger}
 	return e, nil
 }
 
@@ -113,6 +130,16 @@ const batchLanes = 1
 
 // maxStepBatch caps the steps read or committed together.
 const maxStepBatch = 500
+
+// ingestFill and commitFill are the batches that do not linger (Config's
+// IngestLinger and CommitLinger). An event batch of four already shares
+// most of a transaction's cost, and waiting for more would hold back a few
+// clients that each wait for their answer; a step outcome's wait costs no
+// webhook any time, so outcomes wait for more.
+const (
+	ingestFill = 4
+	commitFill = 32
+)
 
 // now is the clock's time at the precision storage keeps (microseconds), so
 // what an API call returns is what a later read returns.

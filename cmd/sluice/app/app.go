@@ -97,7 +97,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	a.insp = asynq.NewInspectorFromRedisClient(a.rdb)
 	a.metrics = newMetrics(a.store, &a.trips, a.insp, engine.SystemClock{}, log)
 	a.Engine, err = engine.New(engine.Config{Store: a.store, Queue: tasks.NewQueue(a.client), Sender: sender,
-		Registry: reg, Logger: log, NewSecret: webhook.NewSecret, Metrics: a.metrics, StepParallel: cfg.Concurrency})
+		Registry: reg, Logger: log, NewSecret: webhook.NewSecret, Metrics: a.metrics, StepParallel: cfg.Concurrency,
+		IngestLinger: orNone(cfg.IngestLinger), CommitLinger: orNone(cfg.CommitLinger)})
 	if err != nil {
 		return nil, err
 	}
@@ -323,4 +324,12 @@ func (a *App) runSweeper(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// orNone turns a configured 0 (none) into the engine's negative (none).
+func orNone(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

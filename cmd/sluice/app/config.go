@@ -65,6 +65,12 @@ type Config struct {
 	// ImportLimit caps the streamed body of a contacts import in bytes
 	// (SLUICE_IMPORT_LIMIT). Defaults to 256 MiB.
 	ImportLimit int
+	// IngestLinger is how long a lone event may wait for others to share
+	// its transaction (SLUICE_INGEST_LINGER). Defaults to 5ms; 0: none.
+	IngestLinger time.Duration
+	// CommitLinger is the same for step outcomes (SLUICE_COMMIT_LINGER).
+	// Defaults to 20ms; 0: none.
+	CommitLinger time.Duration
 	// MetricsAddr is where the worker and scheduler roles serve /metrics
 	// and /healthz (SLUICE_METRICS_ADDR). Empty: they serve no HTTP; the
 	// api role and serve always expose /metrics on Addr.
@@ -112,6 +118,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.ScheduleCatchUp, err = parseDuration("SLUICE_SCHEDULE_CATCH_UP", getenv("SLUICE_SCHEDULE_CATCH_UP"), time.Hour); err != nil {
+		return c, err
+	}
+	if c.IngestLinger, err = parseLinger("SLUICE_INGEST_LINGER", getenv("SLUICE_INGEST_LINGER"), 5*time.Millisecond); err != nil {
+		return c, err
+	}
+	if c.CommitLinger, err = parseLinger("SLUICE_COMMIT_LINGER", getenv("SLUICE_COMMIT_LINGER"), 20*time.Millisecond); err != nil {
 		return c, err
 	}
 	if c.DatabaseURL == "" {
@@ -200,6 +212,18 @@ func parseInt(name, s string, def, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("%s: %q is not a whole number from %d to %d", name, s, lo, hi)
 	}
 	return n, nil
+}
+
+// parseLinger reads a group-commit linger: 0 to 1s, 0 meaning none.
+func parseLinger(name, s string, def time.Duration) (time.Duration, error) {
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > time.Second {
+		return 0, fmt.Errorf("%s: %q is not a duration from 0 to 1s like 5ms", name, s)
+	}
+	return d, nil
 }
 
 func parseDuration(name, s string, def time.Duration) (time.Duration, error) {

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLingerConfig: the group-commit lingers default to 5ms and 20ms,
+// take 0 (none) to 1s, and refuse anything else with the variable's name.
+func TestLingerConfig(t *testing.T) {
+	tests := []struct {
+		name           string
+		env            map[string]string
+		ingest, commit time.Duration
+		err            string
+	}{
+		{"defaults", nil, 5 * time.Millisecond, 20 * time.Millisecond, ""},
+		{"set", map[string]string{"SLUICE_INGEST_LINGER": "2ms", "SLUICE_COMMIT_LINGER": "1s"}, 2 * time.Millisecond, time.Second, ""},
+		{"off", map[string]string{"SLUICE_INGEST_LINGER": "0", "SLUICE_COMMIT_LINGER": "0s"}, 0, 0, ""},
+		{"negative", map[string]string{"SLUICE_INGEST_LINGER": "-1ms"}, 0, 0, "SLUICE_INGEST_LINGER"},
+		{"too long", map[string]string{"SLUICE_COMMIT_LINGER": "2s"}, 0, 0, "SLUICE_COMMIT_LINGER"},
+		{"not a duration", map[string]string{"SLUICE_COMMIT_LINGER": "soon"}, 0, 0, "SLUICE_COMMIT_LINGER"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := FromEnv(func(k string) string { return tt.env[k] })
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one naming %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.IngestLinger != tt.ingest || c.CommitLinger != tt.commit {
+				t.Errorf("lingers %v / %v, want %v / %v", c.IngestLinger, c.CommitLinger, tt.ingest, tt.commit)
+			}
+			if got := orNone(c.IngestLinger); (c.IngestLinger == 0) != (got < 0) {
+				t.Errorf("orNone(%v) = %v: 0 must reach the engine as none (negative)", c.IngestLinger, got)
+			}
+		})
+	}
+}

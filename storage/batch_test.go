@@ -754,7 +754,18 @@ func TestLoadStepsBesideAWrite(t *testing.T) {
 // a later one.
 func TestInsertNewRows(t *testing.T) {
 	t.Parallel()
-	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+	storagetest.Each(t, checkInsertNewRows)
+}
+
+// TestInsertNewRowsByCopy is TestInsertNewRows with every write of new
+// rows sent as COPY (pgcopy.go), conflicts included.
+func TestInsertNewRowsByCopy(t *testing.T) {
+	t.Parallel()
+	checkInsertNewRows(t, openPostgres(t, storage.Config{CopyMinRows: 1}))
+}
+
+func checkInsertNewRows(t *testing.T, s *storage.Store) {
+	{
 		f := newFixture(t, s)
 		ctx := f.ctx
 		f.list("lst_a")
@@ -861,5 +872,5 @@ func TestInsertNewRows(t *testing.T) {
 		if err != nil {
 			t.Errorf("writing no rows: %v", err)
 		}
-	})
+	}
 }

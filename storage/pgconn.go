@@ -49,7 +49,7 @@ func (r *repo) insertLater(ctx context.Context, model any) error {
 }
 
 // insertAllLater inserts a row per item, made by row, in one statement
-// that may be sent later (insertLater).
+// that may be sent later (copyLater: many rows go as COPY).
 func insertAllLater[T, R any](ctx context.Context, r *repo, items []T, row func(T) R, what string) error {
 	if len(items) == 0 {
 		return nil
@@ -58,7 +58,7 @@ func insertAllLater[T, R any](ctx context.Context, r *repo, items []T, row func(
 	for i, it := range items {
 		rows[i] = row(it)
 	}
-	return wrap(r.insertLater(ctx, &rows), "insert %d %s", len(items), what)
+	return wrap(r.copyLater(ctx, &rows, len(rows)), "insert %d %s", len(items), what)
 }
 
 // errSentLater is what RowsAffected says of a statement sent later.
@@ -91,9 +91,10 @@ func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
 type pgConn struct {
 	*pgdriver.Conn
 	trips   *atomic.Uint64
-	inTx    bool     // a transaction began (maybe not yet on the server)
-	begun   bool     // its BEGIN has been sent
-	pending []string // statements to send before the next one, BEGIN first
+	inTx    bool    // a transaction began (maybe not yet on the server)
+	begun   bool    // its BEGIN has been sent
+	pending []piece // statements to send before the next one, BEGIN first
+	copies  int     // COPY statements among them (pgcopy.go)
 }
 
 // Begin begins a transaction.
@@ -115,15 +116,24 @@ func (cn *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 	if !cn.IsValid() {
 		return nil, driver.ErrBadConn
 	}
-	cn.inTx, cn.begun, cn.pending = true, false, append(cn.pending[:0], "BEGIN")
+	cn.inTx, cn.begun, cn.pending, cn.copies = true, false, append(cn.pending[:0], piece{sql: "BEGIN"}), 0
 	return pgTx{cn}, nil
 }
 
 // ExecContext runs a statement, or, if ctx says later and it may wait,
-// holds it until the next one.
+// holds it until the next one. A COPY (its rows in ctx, copyLater) always
+// goes with what waits.
 func (cn *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if rows, ok := ctx.Value(copyKey{}).([]byte); ok {
+		cn.pending = append(cn.pending, piece{sql: query, rows: rows})
+		cn.copies++
+		if cn.inTx && ctx.Value(laterKey{}) != nil {
+			return laterResult{}, nil
+		}
+		return laterResult{}, cn.exchange(ctx, "")
+	}
 	if cn.inTx && len(args) == 0 && ctx.Value(laterKey{}) != nil && mayWait(query) {
-		cn.pending = append(cn.pending, query)
+		cn.pending = append(cn.pending, piece{sql: query})
 		return laterResult{}, nil
 	}
 	if err := cn.flush(ctx, len(args) > 0); err != nil {
@@ -161,9 +171,16 @@ func (cn *pgConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 // flush sends the waiting statements on their own when the next statement
-// cannot carry them (alone: it has arguments, or is prepared).
+// cannot carry them (alone: it has arguments, or is prepared; or COPY rows
+// wait, which only an exchange sends).
 func (cn *pgConn) flush(ctx context.Context, alone bool) error {
-	if !alone || len(cn.pending) == 0 {
+	if len(cn.pending) == 0 {
+		return nil
+	}
+	if cn.copies > 0 {
+		return cn.exchange(ctx, "")
+	}
+	if !alone {
 		return nil
 	}
 	cn.trips.Add(1)
@@ -178,12 +195,14 @@ func (cn *pgConn) take(query string) string {
 		return query
 	}
 	cn.begun = cn.begun || cn.inTx // BEGIN, when it waited, is in front
-	if query != "" {
-		cn.pending = append(cn.pending, query)
+	var q strings.Builder
+	for _, p := range cn.pending {
+		q.WriteString(p.sql)
+		q.WriteString(";\n")
 	}
-	q := strings.Join(cn.pending, ";\n")
+	q.WriteString(query)
 	cn.pending = cn.pending[:0]
-	return q
+	return strings.TrimSuffix(q.String(), ";\n")
 }
 
 // mayWait tells whether a statement can be sent later: it must return no
@@ -236,8 +255,13 @@ func (tx pgTx) Commit() error {
 	if !cn.begun && len(cn.pending) <= 1 {
 		return nil // only BEGIN waited: nothing ran
 	}
-	cn.trips.Add(1)
-	_, err := cn.Conn.ExecContext(context.Background(), cn.take("COMMIT"), nil)
+	var err error
+	if cn.copies > 0 {
+		err = cn.exchange(context.Background(), "COMMIT")
+	} else {
+		cn.trips.Add(1)
+		_, err = cn.Conn.ExecContext(context.Background(), cn.take("COMMIT"), nil)
+	}
 	if err != nil && cn.IsValid() {
 		cn.trips.Add(1)
 		_, _ = cn.Conn.ExecContext(context.Background(), "ROLLBACK", nil)
@@ -259,4 +283,6 @@ func (tx pgTx) Rollback() error {
 }
 
 // end forgets the transaction.
-func (cn *pgConn) end() { cn.inTx, cn.begun, cn.pending = false, false, cn.pending[:0] }
+func (cn *pgConn) end() {
+	cn.inTx, cn.begun, cn.pending, cn.copies = false, false, cn.pending[:0], 0
+}

@@ -14,8 +14,16 @@ import (
 // one connection, so that every call reuses the connection the last left.
 func openPostgresOneConn(t *testing.T) *storage.Store {
 	t.Helper()
+	return openPostgres(t, storage.Config{MaxOpenConns: 1})
+}
+
+// openPostgres returns a migrated store on a new PostgreSQL schema,
+// configured by cfg but for its URL and secrets.
+func openPostgres(t *testing.T, cfg storage.Config) *storage.Store {
+	t.Helper()
 	ctx := context.Background()
-	s, err := storage.Open(ctx, storage.Config{URL: storagetest.PostgresURL(t), Secrets: storagetest.Box(t), MaxOpenConns: 1})
+	cfg.URL, cfg.Secrets = storagetest.PostgresURL(t), storagetest.Box(t)
+	s, err := storage.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,20 +100,32 @@ func (u *utime) parse(s string) error {
 // hourOf returns the hourly bucket of t.
 func hourOf(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
-// isUnique reports whether err is a unique (or primary key) violation.
-func isUnique(err error) bool {
+// sqlState is the SQLSTATE code of a PostgreSQL error, as pgdriver or an
+// exchange (pgcopy.go) reports it; "" for any other error.
+func sqlState(err error) string {
 	var pgErr pgdriver.Error
 	if errors.As(err, &pgErr) {
-		return pgErr.Field('C') == "23505"
+		return pgErr.Field('C')
+	}
+	var xErr pgError
+	if errors.As(err, &xErr) {
+		return xErr.Field('C')
+	}
+	return ""
+}
+
+// isUnique reports whether err is a unique (or primary key) violation.
+func isUnique(err error) bool {
+	if code := sqlState(err); code != "" {
+		return code == "23505"
 	}
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 // isForeignKey reports whether err is a foreign key violation.
 func isForeignKey(err error) bool {
-	var pgErr pgdriver.Error
-	if errors.As(err, &pgErr) {
-		return pgErr.Field('C') == "23503"
+	if code := sqlState(err); code != "" {
+		return code == "23503"
 	}
 	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }

@@ -40,6 +40,11 @@ type Config struct {
 	// SQLite always uses a single connection: it allows one writer at a
 	// time, and one connection turns lock contention into queueing.
 	MaxOpenConns int
+	// CopyMinRows is the fewest rows of one write of new rows (events,
+	// a new run's steps, deliveries, attempts…) that PostgreSQL gets as
+	// COPY instead of INSERT … VALUES (pgcopy.go). Defaults to 32;
+	// negative: never.
+	CopyMinRows int
 }
 
 // DefaultMaxOpenConns is the PostgreSQL pool size used when
@@ -68,6 +73,8 @@ type Store struct {
 	pgOpts []pgdriver.Option
 	count  *atomic.Uint64
 	trips  *atomic.Uint64 // round trips to PostgreSQL (pgConn)
+	// copyMinRows: Config.CopyMinRows, 0 for never.
+	copyMinRows int
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -87,7 +94,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.MaxOpenConns == 0 {
 		cfg.MaxOpenConns = DefaultMaxOpenConns
 	}
-	s := &Store{box: cfg.Secrets, count: new(atomic.Uint64), trips: new(atomic.Uint64)}
+	switch {
+	case cfg.CopyMinRows == 0:
+		cfg.CopyMinRows = defaultCopyMinRows
+	case cfg.CopyMinRows < 0:
+		cfg.CopyMinRows = 0
+	}
+	s := &Store{box: cfg.Secrets, count: new(atomic.Uint64), trips: new(atomic.Uint64), copyMinRows: cfg.CopyMinRows}
 	if strings.HasPrefix(cfg.URL, "postgres://") || strings.HasPrefix(cfg.URL, "postgresql://") {
 		opts, err := pgOptions(cfg.URL)
 		if err != nil {

@@ -101,34 +101,42 @@ func copyText(tables *schema.Tables, gen schema.QueryGen, model any) (string, []
 // FALSE, or a quoted string, maybe with a ::cast) as a value of COPY's
 // text format.
 func appendCopyValue(b, lit []byte) ([]byte, error) {
-	switch {
-	case string(lit) == "NULL":
+	switch string(lit) {
+	case "NULL":
 		return append(b, `\N`...), nil
-	case string(lit) == "TRUE":
+	case "TRUE":
 		return append(b, 't'), nil
-	case string(lit) == "FALSE":
+	case "FALSE":
 		return append(b, 'f'), nil
-	case len(lit) > 0 && lit[0] == '\'':
-	default:
-		if len(lit) == 0 || strings.Trim(string(lit), "0123456789.-+eE") != "" {
+	}
+	if len(lit) == 0 || lit[0] != '\'' {
+		if len(lit) == 0 || bytes.IndexFunc(lit, func(r rune) bool { return !strings.ContainsRune("0123456789.-+eE", r) }) >= 0 {
 			return b, fmt.Errorf("cannot copy the value %q", lit)
 		}
 		return append(b, lit...), nil
 	}
-	for i := 1; i < len(lit); i++ {
-		c := lit[i]
-		if c == '\'' {
-			if i+1 < len(lit) && lit[i+1] == '\'' {
+	for s := lit[1:]; ; {
+		i := 0
+		for i < len(s) && !copySpecial[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			return b, fmt.Errorf("cannot copy the value %q: unterminated", lit)
+		}
+		b = append(b, s[:i]...)
+		c := s[i]
+		s = s[i+1:]
+		switch c {
+		case '\'':
+			if len(s) > 0 && s[0] == '\'' {
 				b = append(b, '\'')
-				i++
+				s = s[1:]
 				continue
 			}
-			if rest := lit[i+1:]; len(rest) == 0 || bytes.HasPrefix(rest, []byte("::")) {
+			if len(s) == 0 || bytes.HasPrefix(s, []byte("::")) {
 				return b, nil
 			}
 			return b, fmt.Errorf("cannot copy the value %q", lit)
-		}
-		switch c {
 		case '\\':
 			b = append(b, `\\`...)
 		case '\n':
@@ -137,12 +145,13 @@ func appendCopyValue(b, lit []byte) ([]byte, error) {
 			b = append(b, `\r`...)
 		case '\t':
 			b = append(b, `\t`...)
-		default:
-			b = append(b, c)
 		}
 	}
-	return b, fmt.Errorf("cannot copy the value %q: unterminated", lit)
 }
+
+// copySpecial marks the bytes of a quoted SQL literal that end it or that
+// COPY's text format escapes.
+var copySpecial = [256]bool{'\'': true, '\\': true, '\n': true, '\r': true, '\t': true}
 
 // piece is a statement waiting for the next one: SQL, and for a COPY its
 // rows.

@@ -1,6 +1,17 @@
 package storage
 
-import "testing"
+import (
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/driver/pgdriver"
+
+	"github.com/sluicehq/sluice/engine"
+)
 
 // TestAppendCopyValue: SQL literals as bun writes them become COPY text
 // values; anything else (bun's ?!(error) for a value it cannot write) is
@@ -30,6 +41,24 @@ func TestAppendCopyValue(t *testing.T) {
 		got, err := appendCopyValue(nil, []byte(tt.lit))
 		if (err == nil) != tt.ok || (tt.ok && string(got) != tt.want) {
 			t.Errorf("appendCopyValue(%q) = %q, %v; want %q, ok %t", tt.lit, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// BenchmarkCopyText: the rows of a batch of 32 new steps as COPY text.
+func BenchmarkCopyText(b *testing.B) {
+	db := bun.NewDB(sql.OpenDB(pgdriver.NewConnector()), pgdialect.New()) // connects to nothing
+	at := time.Date(2026, 12, 6, 12, 0, 0, 123456000, time.UTC)
+	rows := make([]stepRow, 32)
+	for i := range rows {
+		rows[i] = newStepRow(&engine.Step{ID: fmt.Sprintf("stp_06h4j9s5e5wbscg2229kpxa%03d", i), RunID: "run_06h4j9s5e5w35cppbp5men6hdc",
+			ScenarioID: "scn_06h4j9rnkswxvbgf0ggq2frnrc", Version: 1, NodeID: "w1", ContactID: "ctc_06h4j9s6t1sx36wc17q5dtwjt0",
+			EventID: "evt_06h4j9s6t1tk738ym05k16htsw", Status: engine.StepPending, DueAt: at, CreatedAt: at})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := copyText(db.Dialect().Tables(), db.QueryGen(), &rows); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

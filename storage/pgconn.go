@@ -196,13 +196,18 @@ func (cn *pgConn) take(query string) string {
 	}
 	cn.begun = cn.begun || cn.inTx // BEGIN, when it waited, is in front
 	var q strings.Builder
-	for _, p := range cn.pending {
+	for i, p := range cn.pending {
+		if i > 0 {
+			q.WriteString(";\n")
+		}
 		q.WriteString(p.sql)
-		q.WriteString(";\n")
 	}
-	q.WriteString(query)
+	if query != "" {
+		q.WriteString(";\n")
+		q.WriteString(query)
+	}
 	cn.pending = cn.pending[:0]
-	return strings.TrimSuffix(q.String(), ";\n")
+	return q.String()
 }
 
 // mayWait tells whether a statement can be sent later: it must return no

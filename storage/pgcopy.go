@@ -166,31 +166,18 @@ type piece struct {
 // reported (a pgError). A failure to talk to the server closes the
 // connection, so that the pool drops it.
 func (cn *pgConn) exchange(ctx context.Context, tail string) error {
-	msg := []byte{'Q', 0, 0, 0, 0}
-	for i, p := range cn.pending {
-		if i > 0 {
-			msg = append(msg, ";\n"...)
-		}
-		msg = append(msg, p.sql...)
-	}
-	if tail != "" {
-		msg = append(msg, ";\n"...)
-		msg = append(msg, tail...)
-	}
-	msg = append(msg, 0)
-	binary.BigEndian.PutUint32(msg[1:], uint32(len(msg)-1))
+	var copies [][]byte
 	for _, p := range cn.pending {
-		if p.rows == nil {
-			continue
+		if p.rows != nil {
+			copies = append(copies, p.rows)
 		}
-		start := len(msg)
-		msg = append(msg, 'd', 0, 0, 0, 0)
-		msg = append(msg, p.rows...)
-		binary.BigEndian.PutUint32(msg[start+1:], uint32(len(msg)-start-1))
-		msg = append(msg, 'c', 0, 0, 0, 4)
 	}
-	cn.begun = cn.begun || cn.inTx // BEGIN, when it waited, is in front
-	cn.pending, cn.copies = cn.pending[:0], 0
+	msg := appendMessage(nil, 'Q', append([]byte(cn.take(tail)), 0))
+	for _, rows := range copies {
+		msg = appendMessage(msg, 'd', rows)
+		msg = appendMessage(msg, 'c', nil)
+	}
+	cn.copies = 0
 	cn.trips.Add(1)
 
 	nc := cn.Conn.Conn()
@@ -236,6 +223,13 @@ func (cn *pgConn) exchange(ctx context.Context, tail string) error {
 		// CommandComplete, CopyInResponse, notices and parameter
 		// statuses need nothing.
 	}
+}
+
+// appendMessage appends a protocol message: its type, its length, body.
+func appendMessage(b []byte, typ byte, body []byte) []byte {
+	b = append(b, typ)
+	b = binary.BigEndian.AppendUint32(b, uint32(4+len(body)))
+	return append(b, body...)
 }
 
 // exchangeTimeout bounds an exchange whose context has no deadline.

@@ -89,11 +89,16 @@ func checkFigures(t *testing.T, res result, n int, rate float64) {
 	t.Helper()
 	f := res.Figures
 	positive := []string{figPerSec, figP50, figP95, figP99, figAnswerP50, figAnswerP99, figBusy, figBenchCPU}
+	// redis-server's CPU is read in ticks of 10 ms: over 200 deliveries
+	// that cost it a few µs each, no tick may pass. It must be there.
+	present := []string{}
 	switch res.Stack {
 	case "floor":
-		positive = append(positive, figRedisCmds, figRedisCPU)
+		positive = append(positive, figRedisCmds)
+		present = append(present, figRedisCPU)
 	case stackPostgres:
-		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figRedisCmds, figTrips, figSQL, figPGCPU, figRedisCPU)
+		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figRedisCmds, figTrips, figSQL, figPGCPU)
+		present = append(present, figRedisCPU)
 	case stackEmbedded:
 		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figTrips, figSQL)
 		for _, k := range []string{figRedisCmds, figRedisCPU, figPGCPU} {
@@ -111,6 +116,11 @@ func checkFigures(t *testing.T, res result, n int, rate float64) {
 	for _, k := range positive {
 		if v, ok := f[k]; !ok || !(v > 0) {
 			t.Errorf("%s: %s = %v (present: %t), want > 0", res.Stack, k, v, ok)
+		}
+	}
+	for _, k := range present {
+		if v, ok := f[k]; !ok || !(v >= 0) {
+			t.Errorf("%s: %s = %v (present: %t), want ≥ 0", res.Stack, k, v, ok)
 		}
 	}
 	if !(f[figP50] <= f[figP95] && f[figP95] <= f[figP99]) {

@@ -58,7 +58,7 @@ func insertAllLater[T, R any](ctx context.Context, r *repo, items []T, row func(
 	for i, it := range items {
 		rows[i] = row(it)
 	}
-	return wrap(r.copyLater(ctx, &rows, len(rows)), "insert %d %s", len(items), what)
+	return wrap(r.copyLater(ctx, &rows), "insert %d %s", len(items), what)
 }
 
 // errSentLater is what RowsAffected says of a statement sent later.

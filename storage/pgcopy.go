@@ -42,8 +42,8 @@ type copyKey struct{}
 // copyLater inserts the rows of model (a pointer to a slice of rows) as
 // insertLater does; on PostgreSQL, Config.CopyMinRows rows or more go as
 // COPY.
-func (r *repo) copyLater(ctx context.Context, model any, rows int) error {
-	if !r.st.postgres || r.st.copyMinRows == 0 || rows < r.st.copyMinRows {
+func (r *repo) copyLater(ctx context.Context, model any) error {
+	if !r.st.postgres || r.st.copyMinRows == 0 || reflect.ValueOf(model).Elem().Len() < r.st.copyMinRows {
 		return r.insertLater(ctx, model)
 	}
 	query, data, err := copyText(r.st.db.Dialect().Tables(), r.st.db.QueryGen(), model)

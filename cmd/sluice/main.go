@@ -57,6 +57,7 @@ func main() {
 }
 
 func run(role string, log *slog.Logger) error {
+	app.TuneGC(os.Getenv)
 	cfg, err := app.FromEnv(os.Getenv)
 	if err != nil {
 		return err

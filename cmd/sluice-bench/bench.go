@@ -263,6 +263,11 @@ func (b *bench) measureSluice(ctx context.Context, run int, stack string) (resul
 	}
 	res.Figures[figIdleRSS] = mib(idle.RSS)
 	res.Figures[figPeakRSS] = mib(end.Peak)
+	bin, err := os.Stat(b.bin)
+	if err != nil {
+		return res, err
+	}
+	res.Figures[figBinary] = mib(uint64(bin.Size()))
 	return res, nil
 }
 

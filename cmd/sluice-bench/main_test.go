@@ -83,6 +83,9 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// binaryBudget is the most bytes the release binary may take.
+const binaryBudget = 40_000_000
+
 // checkFigures checks that a result has the figures its stack measures,
 // with sane values.
 func checkFigures(t *testing.T, res result, n int, rate float64) {
@@ -97,15 +100,19 @@ func checkFigures(t *testing.T, res result, n int, rate float64) {
 		positive = append(positive, figRedisCmds)
 		present = append(present, figRedisCPU)
 	case stackPostgres:
-		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figRedisCmds, figTrips, figSQL, figPGCPU)
+		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figBinary, figRedisCmds, figTrips, figSQL, figPGCPU)
 		present = append(present, figRedisCPU)
 	case stackEmbedded:
-		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figTrips, figSQL)
+		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figBinary, figTrips, figSQL)
 		for _, k := range []string{figRedisCmds, figRedisCPU, figPGCPU} {
 			if _, ok := f[k]; ok {
 				t.Errorf("%s: %s measured on the embedded stack (no PostgreSQL, Redis in process)", res.Stack, k)
 			}
 		}
+	}
+	// The release build (buildSluice) must stay within the 40 MB budget.
+	if size := f[figBinary] * (1 << 20); size > binaryBudget {
+		t.Errorf("%s: the binary takes %.0f bytes, over the budget of %d", res.Stack, size, binaryBudget)
 	}
 	if f[figBusy] > 100 {
 		t.Errorf("%s: machine CPU busy %v%%", res.Stack, f[figBusy])

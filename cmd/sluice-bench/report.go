@@ -30,6 +30,7 @@ const (
 	figPGCPU      = "postgres_cpu_us_per_delivery"
 	figRedisCPU   = "redis_cpu_us_per_delivery"
 	figBenchCPU   = "bench_cpu_us_per_delivery"
+	figBinary     = "binary_mib"
 )
 
 // figure is a row of the table.
@@ -58,6 +59,7 @@ var figures = []figure{
 	{figPGCPU, "PostgreSQL CPU per delivery (µs)", "%.0f"},
 	{figRedisCPU, "redis-server CPU per delivery (µs)", "%.0f"},
 	{figBenchCPU, "sluice-bench CPU per delivery (µs)", "%.0f"},
+	{figBinary, "binary size (MiB)", "%.1f"},
 }
 
 // result is one measurement: the floor or a stack in one run. A figure

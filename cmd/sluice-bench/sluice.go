@@ -27,7 +27,8 @@ const (
 )
 
 // buildSluice builds ./cmd/sluice of the module the working directory is
-// in into dir and returns the binary's path.
+// in into dir, as a release is built (no symbol table or debug
+// information, cmd/sluice/Dockerfile), and returns the binary's path.
 func buildSluice(ctx context.Context, dir string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	gomod := strings.TrimSpace(string(out))
@@ -35,7 +36,7 @@ func buildSluice(ctx context.Context, dir string) (string, error) {
 		return "", errors.New("cannot find the sluice module: run from inside the repository or pass -sluice PATH")
 	}
 	bin := filepath.Join(dir, "sluice")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/sluice")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/sluice")
 	cmd.Dir = filepath.Dir(gomod)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/sluice: %w\n%s", err, out)

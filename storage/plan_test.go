@@ -2,6 +2,8 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -104,3 +106,54 @@ SELECT 'dlv_' || i, 'msg_' || i, 'step', 'scn_p', 'https://example.org/', 'POST'
 }
 
 var _ bun.QueryHook = (*statements)(nil)
+
+// TestRebuildStatsByRuns: rebuilding one version's statistics reads that
+// scenario's steps through its runs (runs_entry, then steps_run_node),
+// not the whole steps table, now that no index leads with a step's
+// scenario. 200 scenarios of 50 runs of 2 steps each.
+func TestRebuildStatsByRuns(t *testing.T) {
+	t.Parallel()
+	s := storagetest.OpenPostgres(t)
+	f := newFixture(t, s)
+	ctx := f.ctx
+	for i := range 200 {
+		f.scenario(fmt.Sprintf("scn_%d", i))
+	}
+	db := s.DB()
+	if _, err := db.ExecContext(ctx, `INSERT INTO runs (id, scenario_id, version, contact_id, status, created_at)
+SELECT 'run_' || i, 'scn_' || (i % 200), 1, 'con_' || i, 'completed', ? FROM generate_series(1, 10000) i`, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO steps (id, run_id, scenario_id, version, node_id, status, due_at, created_at)
+SELECT 'stp_' || i || '_' || n, 'run_' || i, 'scn_' || (i % 200), 1, n, 'done', ?, ? FROM generate_series(1, 10000) i, unnest(ARRAY['trigger', 'hook']) n`,
+		t0, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "ANALYZE runs; ANALYZE steps"); err != nil {
+		t.Fatal(err)
+	}
+	var sent statements
+	db.AddQueryHook(&sent)
+	if err := s.RebuildStats(ctx, "scn_7", 1); err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	if err := db.NewRaw("EXPLAIN "+sent.find(t, "INSERT INTO step_stats")).Scan(ctx, &plan); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if !strings.Contains(text, "steps_run_node") || strings.Contains(text, "Seq Scan on steps") {
+		t.Errorf("the rebuild reads steps without steps_run_node, or all of them:\n%s", text)
+	}
+	stats, err := s.GetStats(ctx, "scn_7", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached := map[string]int64{}
+	for _, st := range stats {
+		reached[st.NodeID] = st.Reached
+	}
+	if want := map[string]int64{"trigger": 50, "hook": 50}; !maps.Equal(reached, want) {
+		t.Errorf("reached after the rebuild: %v, want %v", reached, want)
+	}
+}

@@ -190,11 +190,14 @@ func (r *repo) AttemptDurations(ctx context.Context, scenarioID string, version 
 // rebuildStatsSQL recomputes step_stats of one version, in shard 0: reached is the
 // number of runs with a step (any status) at the node, accepted, pending
 // and failed count the node's step deliveries per status, attempts their
-// attempts.
+// attempts. A version's steps are found through the scenario's runs
+// (the indexes runs_entry and steps_run_node): no index leads with a
+// step's scenario.
 const rebuildStatsSQL = `INSERT INTO step_stats (scenario_id, version, node_id, reached, accepted, pending, failed, attempts)
 SELECT ?0, ?1, node_id, SUM(reached), SUM(accepted), SUM(pending), SUM(failed), SUM(attempts) FROM (
   SELECT node_id, COUNT(DISTINCT run_id) AS reached, 0 AS accepted, 0 AS pending, 0 AS failed, 0 AS attempts
-  FROM steps WHERE scenario_id = ?0 AND version = ?1 GROUP BY node_id
+  FROM steps WHERE run_id IN (SELECT id FROM runs WHERE scenario_id = ?0) AND scenario_id = ?0 AND version = ?1
+  GROUP BY node_id
   UNION ALL
   SELECT node_id, 0, SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END),
     SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0

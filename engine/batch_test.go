@@ -318,7 +318,7 @@ type rig struct {
 	sender *fakeSender
 }
 
-func newRig(t *testing.T, st *storage.Store) *rig {
+func newRig(t *testing.T, st *storage.Store, opts ...func(*engine.Config)) *rig {
 	t.Helper()
 	var inner engine.Store
 	if st != nil {
@@ -329,8 +329,12 @@ func newRig(t *testing.T, st *storage.Store) *rig {
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	reg := engine.NewRegistry()
 	nodes.Register(reg)
-	e, err := engine.New(engine.Config{Store: r.spy, Queue: r.queue, Sender: r.sender, Registry: reg, Clock: clk,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewSecret: webhook.NewSecret})
+	cfg := engine.Config{Store: r.spy, Queue: r.queue, Sender: r.sender, Registry: reg, Clock: clk,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewSecret: webhook.NewSecret}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	e, err := engine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1186,4 +1190,29 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	}); n != 3 {
 		t.Errorf("a known contact's signup: %d round trips, want 3", n)
 	}
+}
+
+// TestIngestFill: with a linger too long to end first, events wait until
+// IngestFill of them are there and then share one transaction; the default
+// fill (4) would have split them.
+func TestIngestFill(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		const fill = 6
+		r := newRig(t, st, func(c *engine.Config) { c.IngestLinger, c.IngestFill = time.Minute, fill })
+		r.activate(t, signupHook(), false)
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make([]error, fill)
+		for i, ev := range signups("fill", fill) {
+			wg.Go(func() { _, errs[i] = r.e.Ingest(ctx, []engine.EventInput{ev}) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		tries := r.spy.recorded("GetContactsByEmail")
+		if len(tries) != 1 || len(tries[0]) != fill {
+			t.Errorf("the events went in %d batches %q, want one of %d", len(tries), tries, fill)
+		}
+	})
 }

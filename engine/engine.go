@@ -36,11 +36,18 @@ type Config struct {
 	// processes are seen. Defaults to 1s.
 	ActiveCacheTTL time.Duration
 	// IngestLinger is how long an event may wait for others to share its
-	// transaction when fewer than ingestFill are waiting: a light load
+	// transaction when fewer than IngestFill are waiting: a light load
 	// then pays one transaction per few events instead of one each, at
 	// the cost of at most this much more time before the API answers.
 	// Defaults to 5ms; negative: none.
 	IngestLinger time.Duration
+	// IngestFill is how many waiting events end the linger. Defaults to 4.
+	// More makes bigger batches under a heavy load of independent senders
+	// (16 at 2,500 events/s: 16 % less PostgreSQL CPU per delivery), but
+	// fewer clients than that which each wait for their answer before
+	// they send again then linger on every batch (8 such clients: half
+	// the throughput with 16).
+	IngestFill int
 	// CommitLinger is the same for the outcomes of steps, which wait for
 	// commitFill others. It delays the end of a step's task and the start
 	// of the step after it, not its webhook. Defaults to 20ms; negative:
@@ -109,13 +116,16 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.IngestLinger == 0 {
 		cfg.IngestLinger = 5 * time.Millisecond
 	}
+	if cfg.IngestFill <= 0 {
+		cfg.IngestFill = ingestFill
+	}
 	if cfg.CommitLinger == 0 {
 		cfg.CommitLinger = 20 * time.Millisecond
 	}
 	e := &Engine{cfg: cfg, st: cfg.Store, log: cfg.Logger, plans: map[planKey]*plan{},
 		scenarios: map[string]*cached[*Scenario]{}, slots: make(chan struct{}, cfg.StepParallel)}
 	e.ingests = batcher[*ingestCall]{run: e.ingestBatch, max: MaxBatch, lanes: batchLanes, log: e.log,
-		weight: func(c *ingestCall) int { return len(c.inputs) }, fill: ingestFill, linger: cfg.IngestLinger}
+		weight: func(c *ingestCall) int { return len(c.inputs) }, fill: cfg.IngestFill, linger: cfg.IngestLinger}
 	e.loads = batcher[*loadCall]{run: e.loadBatch, max: maxStepBatch, lanes: batchLanes, log: e.log, weight: one[*loadCall]}
 	e.outcomes = batcher[*outcome]{run: e.commitOutcomes, max: maxStepBatch, lanes: batchLanes, log: e.log,
 		weight: one[*outcome], fill: commitFill, linger: cfg.CommitLinger}
@@ -131,8 +141,8 @@ const batchLanes = 1
 // maxStepBatch caps the steps read or committed together.
 const maxStepBatch = 500
 
-// ingestFill and commitFill are the batches that do not linger (Config's
-// IngestLinger and CommitLinger). An event batch of four already shares
+// ingestFill (Config.IngestFill's default) and commitFill are the batches
+// that do not linger (Config's IngestLinger and CommitLinger). An event batch of four already shares
 // most of a transaction's cost, and waiting for more would hold back a few
 // clients that each wait for their answer; a step outcome's wait costs no
 // webhook any time, so outcomes wait for more.

@@ -98,7 +98,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	a.metrics = newMetrics(a.store, &a.trips, a.insp, engine.SystemClock{}, log)
 	a.Engine, err = engine.New(engine.Config{Store: a.store, Queue: tasks.NewQueue(a.client), Sender: sender,
 		Registry: reg, Logger: log, NewSecret: webhook.NewSecret, Metrics: a.metrics, StepParallel: cfg.Concurrency,
-		IngestLinger: orNone(cfg.IngestLinger), CommitLinger: orNone(cfg.CommitLinger)})
+		IngestLinger: orNone(cfg.IngestLinger), IngestFill: cfg.IngestFill,
+		CommitLinger: orNone(cfg.CommitLinger)})
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/engine/secrets"
 )
 
@@ -68,6 +69,9 @@ type Config struct {
 	// IngestLinger is how long a lone event may wait for others to share
 	// its transaction (SLUICE_INGEST_LINGER). Defaults to 5ms; 0: none.
 	IngestLinger time.Duration
+	// IngestFill is how many waiting events end the ingest linger
+	// (SLUICE_INGEST_FILL, 1 to 1000). Defaults to 4.
+	IngestFill int
 	// CommitLinger is the same for step outcomes (SLUICE_COMMIT_LINGER).
 	// Defaults to 20ms; 0: none.
 	CommitLinger time.Duration
@@ -121,6 +125,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.IngestLinger, err = parseLinger("SLUICE_INGEST_LINGER", getenv("SLUICE_INGEST_LINGER"), 5*time.Millisecond); err != nil {
+		return c, err
+	}
+	if c.IngestFill, err = parseInt("SLUICE_INGEST_FILL", getenv("SLUICE_INGEST_FILL"), 4, 1, engine.MaxBatch); err != nil {
 		return c, err
 	}
 	if c.CommitLinger, err = parseLinger("SLUICE_COMMIT_LINGER", getenv("SLUICE_COMMIT_LINGER"), 20*time.Millisecond); err != nil {

@@ -43,3 +43,28 @@ func TestLingerConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestFillConfig: SLUICE_INGEST_FILL defaults to 4 and takes 1 to
+// 1000 (the largest event batch).
+func TestIngestFillConfig(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  int
+		ok    bool
+	}{{"", 4, true}, {"16", 16, true}, {"1", 1, true}, {"1000", 1000, true}, {"0", 0, false}, {"1001", 0, false}, {"many", 0, false}} {
+		c, err := FromEnv(func(k string) string {
+			if k == "SLUICE_INGEST_FILL" {
+				return tt.value
+			}
+			return ""
+		})
+		switch {
+		case !tt.ok && (err == nil || !strings.Contains(err.Error(), "SLUICE_INGEST_FILL")):
+			t.Errorf("SLUICE_INGEST_FILL=%q: err = %v, want one naming the variable", tt.value, err)
+		case tt.ok && err != nil:
+			t.Errorf("SLUICE_INGEST_FILL=%q: %v", tt.value, err)
+		case tt.ok && c.IngestFill != tt.want:
+			t.Errorf("SLUICE_INGEST_FILL=%q: IngestFill %d, want %d", tt.value, c.IngestFill, tt.want)
+		}
+	}
+}

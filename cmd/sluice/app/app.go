@@ -43,6 +43,7 @@ type App struct {
 	rdb      redis.UniversalClient
 	client   *asynq.Client
 	trips    tripCounter
+	wake     *waker
 	insp     *asynq.Inspector
 	metrics  *metrics
 	// Engine is the process's engine.
@@ -86,6 +87,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		return nil, fmt.Errorf("SLUICE_REDIS_URL: %w", err)
 	}
 	a.rdb = a.redis.MakeRedisClient().(redis.UniversalClient)
+	a.wake = newWaker()
+	a.rdb.AddHook(a.wake) // first, so that the trip counter sees its dequeues
 	a.rdb.AddHook(&a.trips)
 	a.client = asynq.NewClientFromRedisClient(a.rdb)
 	sender, err := webhook.New(webhook.Config{Client: netguard.NewClient(netguard.Config{AllowPrivate: cfg.AllowPrivateTargets})})
@@ -183,6 +186,9 @@ func (a *App) Run(ctx context.Context, role string) error {
 	var parts []func(context.Context) error
 	switch role {
 	case RoleServe:
+		// The workers run what this process enqueues: they wait for it
+		// rather than poll for it.
+		a.wake.setWait(serveWakeWait)
 		parts = append(parts, a.runHTTP, a.runWorker, a.runSweeper, a.runDateScheduler)
 	case RoleAPI:
 		parts = append(parts, a.runHTTP)
@@ -262,6 +268,7 @@ func (a *App) runWorker(ctx context.Context) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	<-ctx.Done()
+	a.wake.stop()
 	srv.Shutdown()
 	return nil
 }

@@ -98,7 +98,7 @@ func (w *waker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		if !isDequeue(keys) {
 			err := next(ctx, cmd)
-			if err == nil && slices.Contains(keys, any(pendingKey)) {
+			if err == nil && slices.Contains(keys, any(pendingKey)) && !addedNone(cmd) {
 				select {
 				case w.enqueue <- struct{}{}:
 				default: // told already
@@ -139,6 +139,18 @@ func (w *waker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			}
 		}
 	}
+}
+
+// addedNone tells a script that added no task (its answer the number it
+// added, or 1/0): an enqueue of an id already taken, or a forward of due
+// retries when none is due, as every 250 ms.
+func addedNone(cmd redis.Cmder) bool {
+	c, ok := cmd.(*redis.Cmd)
+	if !ok {
+		return false
+	}
+	n, ok := c.Val().(int64)
+	return ok && n == 0
 }
 
 var _ redis.Hook = (*waker)(nil)

@@ -42,6 +42,15 @@ type wakeRig struct {
 
 func newWakeRig(t *testing.T, wait time.Duration) *wakeRig {
 	t.Helper()
+	// The forward of due retries, which ends a wait when it moves a task,
+	// comes after the tests' 10 s.
+	return newWakeRigForwarding(t, wait, time.Minute)
+}
+
+// newWakeRigForwarding is newWakeRig with asynq forwarding due tasks every
+// forward.
+func newWakeRigForwarding(t *testing.T, wait, forward time.Duration) *wakeRig {
+	t.Helper()
 	opt, err := redis.ParseURL(redisDB(t))
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +61,7 @@ func newWakeRig(t *testing.T, wait time.Duration) *wakeRig {
 	r.rdb.AddHook(r.waker)
 	r.rdb.AddHook(dequeueCounter{&r.dequeues}) // inside the waker: every dequeue it sends
 	srv := asynq.NewServerFromRedisClient(r.rdb, asynq.Config{Concurrency: 1, Queues: map[string]int{tasks.QueueName: 1},
-		TaskCheckInterval: 10 * time.Millisecond, LogLevel: asynq.ErrorLevel})
+		TaskCheckInterval: 10 * time.Millisecond, DelayedTaskCheckInterval: forward, LogLevel: asynq.ErrorLevel})
 	if err := srv.Start(asynq.HandlerFunc(func(_ context.Context, task *asynq.Task) error {
 		r.handled <- string(task.Payload())
 		return nil
@@ -125,4 +134,22 @@ func TestNoWaitNoChange(t *testing.T) {
 	if n := r.dequeues.Load() - idle; n < 5 {
 		t.Errorf("%d dequeues in 300 ms; asynq polls every 5-15 ms when nothing waits", n)
 	}
+}
+
+// TestWakerIgnoresEmptyForwards: asynq forwards due retries every few
+// moments (every 50 ms here); a forward that moves nothing ends no wait,
+// and one that moves a due task does.
+func TestWakerIgnoresEmptyForwards(t *testing.T) {
+	r := newWakeRigForwarding(t, time.Minute, 50*time.Millisecond)
+	idle := r.dequeues.Load()
+	time.Sleep(500 * time.Millisecond)
+	if n := r.dequeues.Load() - idle; n > 1 {
+		t.Errorf("%d dequeues in 500 ms of forwards that moved nothing; the wait is a minute", n)
+	}
+	client := asynq.NewClientFromRedisClient(r.rdb)
+	if _, err := client.Enqueue(asynq.NewTask("wake", []byte("due")), asynq.Queue(tasks.QueueName),
+		asynq.ProcessIn(500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	r.expect(t, "due", "the forward that moved it did not end the wait of a minute")
 }

@@ -351,10 +351,10 @@ func (b *bench) measure(ctx context.Context, run int, stack string, send sendFun
 	}
 	res.Figures[figBenchCPU] = us(cpu1.self - cpu0.self)
 	if stack == stackPostgres {
-		res.Figures[figPGCPU] = us(cpu1.postgres - cpu0.postgres)
+		res.Figures[figPGCPU] = us(cpu1.postgres.since(cpu0.postgres))
 	}
 	if stack != stackEmbedded {
-		res.Figures[figRedisCPU] = us(cpu1.redis - cpu0.redis)
+		res.Figures[figRedisCPU] = us(cpu1.redis.since(cpu0.redis))
 	}
 	fmt.Fprintf(b.progress, "  %.0f deliveries/s, p99 %.1f ms\n", res.Figures[figPerSec], res.Figures[figP99])
 	return res, nil

@@ -190,15 +190,31 @@ func activeElsewhere(clientList string, db int, window time.Duration) int {
 // process (the load, the receiver and, for the floor, the asynq server).
 type cpuSnapshot struct {
 	busy, total     time.Duration // every CPU: not idle, and all
-	postgres, redis time.Duration
+	postgres, redis procTimes
 	self            time.Duration
+}
+
+// procTimes is the CPU time of each process (by pid) of one program.
+type procTimes map[int]time.Duration
+
+// since is the CPU time the processes spent since prev: a process there
+// then counts what it spent since, a new one all it spent. One that has
+// ended is lost to the sum, rather than taking its whole life's time out
+// of it (a backend of another client of the server, or of another test,
+// that ended inside the window made the figure negative).
+func (p procTimes) since(prev procTimes) time.Duration {
+	var d time.Duration
+	for pid, t := range p {
+		d += t - prev[pid]
+	}
+	return d
 }
 
 // takeCPUSnapshot reads /proc. A process that ends between the listing
 // and the read is skipped (its time is lost to the sums: short-lived
 // PostgreSQL backends are rare while the load runs on pooled connections).
 func takeCPUSnapshot() (cpuSnapshot, error) {
-	var s cpuSnapshot
+	s := cpuSnapshot{postgres: procTimes{}, redis: procTimes{}}
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return s, err
@@ -227,17 +243,17 @@ func takeCPUSnapshot() (cpuSnapshot, error) {
 		if open < 0 || end < open {
 			continue
 		}
-		var sum *time.Duration
+		var times procTimes
 		switch stat[open+1 : end] {
 		case "postgres":
-			sum = &s.postgres
+			times = s.postgres
 		case "redis-server":
-			sum = &s.redis
+			times = s.redis
 		default:
 			continue
 		}
 		if t, err := parseStat(stat); err == nil {
-			*sum += t
+			times[pid] = t
 		}
 	}
 	return s, nil

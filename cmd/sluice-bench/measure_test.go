@@ -276,3 +276,18 @@ func TestMedians(t *testing.T) {
 		t.Errorf("medians (-want +got):\n%s", diff)
 	}
 }
+
+// TestProcTimesSince: a process's CPU counts from the first snapshot on, a
+// new one's whole, and one that ended in between takes nothing out of the
+// sum (it used to take its whole life's time, making the figure negative).
+func TestProcTimesSince(t *testing.T) {
+	ms := time.Millisecond
+	before := procTimes{10: 100 * ms, 11: 700 * ms, 12: 5 * ms}
+	after := procTimes{10: 130 * ms, 12: 5 * ms, 13: 20 * ms} // 11 ended, 13 began
+	if got, want := after.since(before), 50*ms; got != want {
+		t.Errorf("since = %v, want %v (30 from 10, 0 from 12, 20 from 13)", got, want)
+	}
+	if got := (procTimes{}).since(before); got != 0 {
+		t.Errorf("all ended: since = %v, want 0", got)
+	}
+}

@@ -112,7 +112,8 @@ func (w *waker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		default:
 		}
 		err := next(ctx, cmd)
-		if wait <= 0 || !errors.Is(err, redis.Nil) {
+		c, ok := cmd.(*redis.Cmd) // what asynq's scripts answer in
+		if wait <= 0 || !ok || !errors.Is(err, redis.Nil) {
 			return err
 		}
 		timer := time.NewTimer(wait)
@@ -129,10 +130,6 @@ func (w *waker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			}
 			again := redis.NewCmd(ctx, cmd.Args()...)
 			if err := next(ctx, again); !errors.Is(err, redis.Nil) {
-				c, ok := cmd.(*redis.Cmd)
-				if !ok {
-					return fmt.Errorf("dequeue: unexpected command type %T", cmd)
-				}
 				c.SetVal(again.Val())
 				c.SetErr(err)
 				return err

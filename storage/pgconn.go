@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -94,7 +95,12 @@ type pgConn struct {
 	inTx    bool    // a transaction began (maybe not yet on the server)
 	begun   bool    // its BEGIN has been sent
 	pending []piece // statements to send before the next one, BEGIN first
-	copies  int     // COPY statements among them (pgcopy.go)
+}
+
+// copyWaits tells whether a COPY is among the waiting statements: its rows
+// go only by an exchange (pgcopy.go).
+func (cn *pgConn) copyWaits() bool {
+	return slices.ContainsFunc(cn.pending, func(p piece) bool { return p.rows != nil })
 }
 
 // Begin begins a transaction.
@@ -116,7 +122,7 @@ func (cn *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 	if !cn.IsValid() {
 		return nil, driver.ErrBadConn
 	}
-	cn.inTx, cn.begun, cn.pending, cn.copies = true, false, append(cn.pending[:0], piece{sql: "BEGIN"}), 0
+	cn.inTx, cn.begun, cn.pending = true, false, append(cn.pending[:0], piece{sql: "BEGIN"})
 	return pgTx{cn}, nil
 }
 
@@ -126,7 +132,6 @@ func (cn *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 func (cn *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if rows, ok := ctx.Value(copyKey{}).([]byte); ok {
 		cn.pending = append(cn.pending, piece{sql: query, rows: rows})
-		cn.copies++
 		if cn.inTx && ctx.Value(laterKey{}) != nil {
 			return laterResult{}, nil
 		}
@@ -177,7 +182,7 @@ func (cn *pgConn) flush(ctx context.Context, alone bool) error {
 	if len(cn.pending) == 0 {
 		return nil
 	}
-	if cn.copies > 0 {
+	if cn.copyWaits() {
 		return cn.exchange(ctx, "")
 	}
 	if !alone {
@@ -261,7 +266,7 @@ func (tx pgTx) Commit() error {
 		return nil // only BEGIN waited: nothing ran
 	}
 	var err error
-	if cn.copies > 0 {
+	if cn.copyWaits() {
 		err = cn.exchange(context.Background(), "COMMIT")
 	} else {
 		cn.trips.Add(1)
@@ -289,5 +294,5 @@ func (tx pgTx) Rollback() error {
 
 // end forgets the transaction.
 func (cn *pgConn) end() {
-	cn.inTx, cn.begun, cn.pending, cn.copies = false, false, cn.pending[:0], 0
+	cn.inTx, cn.begun, cn.pending = false, false, cn.pending[:0]
 }

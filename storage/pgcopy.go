@@ -177,7 +177,6 @@ func (cn *pgConn) exchange(ctx context.Context, tail string) error {
 		msg = appendMessage(msg, 'd', rows)
 		msg = appendMessage(msg, 'c', nil)
 	}
-	cn.copies = 0
 	cn.trips.Add(1)
 
 	nc := cn.Conn.Conn()

@@ -71,8 +71,12 @@ func (b *batcher[T]) lane() {
 	for {
 		b.mu.Lock()
 		if wait := b.lingerFor(); wait > 0 {
+			if b.filled == nil {
+				b.filled = make(chan struct{}, 1)
+			}
+			filled := b.filled
 			b.mu.Unlock()
-			b.waitFill(wait)
+			waitFill(filled, wait)
 			continue
 		}
 		n, w := 0, 0
@@ -106,14 +110,9 @@ func (b *batcher[T]) lingerFor() time.Duration {
 	return b.linger - time.Since(b.queue[0].at)
 }
 
-// waitFill waits up to d for add to say the queue reached fill.
-func (b *batcher[T]) waitFill(d time.Duration) {
-	b.mu.Lock()
-	if b.filled == nil {
-		b.filled = make(chan struct{}, 1)
-	}
-	filled := b.filled
-	b.mu.Unlock()
+// waitFill waits up to d for add to say on filled that the queue reached
+// fill.
+func waitFill(filled <-chan struct{}, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

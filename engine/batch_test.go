@@ -844,6 +844,59 @@ func TestBatchIngestFallback(t *testing.T) {
 	})
 }
 
+// TestCommitLanes: with Config.CommitLanes 2 (the app's setting on
+// PostgreSQL) a second batch of step outcomes commits while the first
+// does, a third waits for one of them, and every step commits once.
+func TestCommitLanes(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		const commitLanes = 2
+		r := newRig(t, st, func(c *engine.Config) {
+			c.CommitLanes = commitLanes
+			c.CommitLinger = -1 // each lane takes what waits, at once
+		})
+		ctx := context.Background()
+		r.activate(t, signupHook(), false)
+		const n = 30
+		r.ingest(t, signups("lane", n)...)
+		steps, _ := r.queue.enqueued()
+		if len(steps) != n {
+			t.Fatalf("%d steps enqueued, want %d", len(steps), n)
+		}
+		g := r.spy.hold("InTx")
+		errs := make(chan error, n)
+		for i, id := range steps {
+			go func() { errs <- r.e.RunStep(ctx, id) }()
+			if i < commitLanes && !g.wait(i+1) {
+				t.Fatalf("commit lane %d never started", i+1)
+			}
+		}
+		waitParked(t, "RunStep", n)
+		r.spy.release("InTx")
+		for range n {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		if p := r.spy.peak("InTx"); p != commitLanes {
+			t.Errorf("%d commits in flight at most; want %d (the lanes)", p, commitLanes)
+		}
+		finished := map[string]int{}
+		for _, ids := range r.spy.recorded("FinishSteps") {
+			for _, id := range ids {
+				finished[id]++
+			}
+		}
+		for _, id := range steps {
+			if finished[id] != 1 {
+				t.Errorf("step %s finished %d times, want once", id, finished[id])
+			}
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM deliveries WHERE status = 'accepted'"); got != n {
+			t.Errorf("%d deliveries accepted, want %d", got, n)
+		}
+	})
+}
+
 // TestBatchRunStep runs steps from several goroutines at once: the same
 // step twice with both outcomes in one batch; the same step on two engines
 // (two workers) whose batches commit side by side; and many steps each run

@@ -28,6 +28,12 @@ type Config struct {
 	// StepParallel caps the steps the process runs at once (their sends in
 	// flight). Defaults to 64.
 	StepParallel int
+	// CommitLanes is how many batches of step outcomes may commit at once.
+	// Defaults to 1: while a batch commits the next one gathers. A store
+	// that commits side by side (PostgreSQL) does better with 2 under a
+	// backlog, where one lane is busy all the time and is the bound; give
+	// it StepParallel enough to fill both (the app: 2 and 128).
+	CommitLanes int
 	// ImportHeartbeat is how often a running import shows it is alive;
 	// one silent for four is failed by FailStaleImports. Defaults to 30s.
 	ImportHeartbeat time.Duration
@@ -107,6 +113,9 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.StepParallel <= 0 {
 		cfg.StepParallel = 64
 	}
+	if cfg.CommitLanes <= 0 {
+		cfg.CommitLanes = batchLanes
+	}
 	if cfg.ImportHeartbeat <= 0 {
 		cfg.ImportHeartbeat = 30 * time.Second
 	}
@@ -127,15 +136,16 @@ func New(cfg Config) (*Engine, error) {
 	e.ingests = batcher[*ingestCall]{run: e.ingestBatch, max: MaxBatch, lanes: batchLanes, log: e.log,
 		weight: func(c *ingestCall) int { return len(c.inputs) }, fill: cfg.IngestFill, linger: cfg.IngestLinger}
 	e.loads = batcher[*loadCall]{run: e.loadBatch, max: maxStepBatch, lanes: batchLanes, log: e.log, weight: one[*loadCall]}
-	e.outcomes = batcher[*outcome]{run: e.commitOutcomes, max: maxStepBatch, lanes: batchLanes, log: e.log,
+	e.outcomes = batcher[*outcome]{run: e.commitOutcomes, max: maxStepBatch, lanes: cfg.CommitLanes, log: e.log,
 		weight: one[*outcome], fill: commitFill, linger: cfg.CommitLinger}
 	return e, nil
 }
 
-// batchLanes is how many batches of one kind may be in flight at once.
-// One: while a batch commits the next one gathers, so batches grow with
-// the load. Two lanes measured the same throughput on two cores with half
-// the batch size, so twice the statements per delivery.
+// batchLanes is how many batches of one kind may be in flight at once
+// (for step outcomes, Config.CommitLanes' default). One: while a batch
+// commits the next one gathers, so batches grow with the load. Two ingest
+// lanes measured the same throughput on two cores with half the batch
+// size, so twice the statements per delivery.
 const batchLanes = 1
 
 // maxStepBatch caps the steps read or committed together.

@@ -14,9 +14,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Floor settings: those of Sluice's worker (cmd/sluice/app runWorker).
+// Floor settings: those of Sluice's worker on PostgreSQL (cmd/sluice/app
+// runWorker, defaultConcurrency).
 const (
-	floorConcurrency = 64
+	floorConcurrency = 128
 	floorQueue       = "floor"
 	floorTaskType    = "floor:post"
 )

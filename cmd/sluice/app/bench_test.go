@@ -55,8 +55,10 @@ func (rc *countingReceiver) wait(tb testing.TB, timeout time.Duration) {
 }
 
 const (
-	benchClients     = 16
-	benchConcurrency = 64
+	benchClients = 16
+	// floorConcurrency is the floor's: Sluice's worker default on
+	// PostgreSQL (Sluice runs with its store's default).
+	floorConcurrency = 128
 )
 
 // parallel runs fn(i) for i in [0,n) on benchClients goroutines.
@@ -93,7 +95,7 @@ func floor(b *testing.B, redisURL string, rc *countingReceiver, n int) float64 {
 	client := asynq.NewClientFromRedisClient(rdb)
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	body := []byte(`{"id":"evt_0","event":"automation.webhook.send","timestamp":"2026-11-23T12:56:40Z","scenario":{"id":"scn_x","name":"Bench","step":"w1"},"data":{"type":"contact","id":"ctc_x","email":"c@example.org","firstname":"C"},"extra":{"sent_at":"0"}}`)
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: benchConcurrency,
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: floorConcurrency,
 		Queues: map[string]int{"floor": 1}, TaskCheckInterval: 10 * time.Millisecond, LogLevel: asynq.FatalLevel})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc("floor:post", func(ctx context.Context, t *asynq.Task) error {
@@ -127,7 +129,7 @@ func floor(b *testing.B, redisURL string, rc *countingReceiver, n int) float64 {
 // sent, background polling and the sweeper included).
 func sluice(b *testing.B, st stack, rc *countingReceiver, n int) (perSec, stmts, trips float64) {
 	cfg := config(b, st)
-	cfg.Concurrency = benchConcurrency
+	cfg.Concurrency = 0 // the store's default, as sluice serve runs
 	s := startServe(b, cfg)
 	listID := s.list("Bench")
 	s.webhookScenario(listID, rc.URL)

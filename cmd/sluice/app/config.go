@@ -43,9 +43,9 @@ type Config struct {
 	AllowPrivateTargets bool
 	// Concurrency is how many tasks a worker runs at once, and how many
 	// steps (a task may hold a group of them) it runs at once
-	// (SLUICE_WORKER_CONCURRENCY). Defaults to 64: a step mostly waits
-	// (for the HTTP answer, for its batch's commit), and more steps in
-	// flight make bigger batches.
+	// (SLUICE_WORKER_CONCURRENCY). Zero (unset) leaves it to the store
+	// (defaultConcurrency): a step mostly waits (for the HTTP answer, for
+	// its batch's commit), and more steps in flight make bigger batches.
 	Concurrency int
 	// SweepInterval is how often the sweeper looks for due work whose task
 	// went missing (SLUICE_SWEEP_INTERVAL). Defaults to 2s.
@@ -103,7 +103,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("SLUICE_SECRET_KEY: %w", err)
 		}
 	}
-	if c.Concurrency, err = parseInt("SLUICE_WORKER_CONCURRENCY", getenv("SLUICE_WORKER_CONCURRENCY"), 64, 1, 1000); err != nil {
+	if c.Concurrency, err = parseInt("SLUICE_WORKER_CONCURRENCY", getenv("SLUICE_WORKER_CONCURRENCY"), 0, 1, 1000); err != nil {
 		return c, err
 	}
 	if c.BodyLimit, err = parseInt("SLUICE_BODY_LIMIT", getenv("SLUICE_BODY_LIMIT"), 1<<20, 1024, 1<<30); err != nil {

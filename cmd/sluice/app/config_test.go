@@ -68,3 +68,30 @@ func TestIngestFillConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrencyConfig: SLUICE_WORKER_CONCURRENCY unset is 0 (New picks
+// by store, TestStoreDefaults), set is 1 to 1000, anything else is
+// refused with the variable's name.
+func TestConcurrencyConfig(t *testing.T) {
+	for _, tt := range []struct {
+		set  string
+		want int
+		err  bool
+	}{{"", 0, false}, {"1", 1, false}, {"1000", 1000, false}, {"0", 0, true}, {"1001", 0, true}, {"many", 0, true}} {
+		c, err := FromEnv(func(k string) string {
+			if k == "SLUICE_WORKER_CONCURRENCY" {
+				return tt.set
+			}
+			return ""
+		})
+		if tt.err {
+			if err == nil || !strings.Contains(err.Error(), "SLUICE_WORKER_CONCURRENCY") {
+				t.Errorf("%q: err = %v, want one naming SLUICE_WORKER_CONCURRENCY", tt.set, err)
+			}
+			continue
+		}
+		if err != nil || c.Concurrency != tt.want {
+			t.Errorf("%q: concurrency %d, %v; want %d", tt.set, c.Concurrency, err, tt.want)
+		}
+	}
+}

@@ -8,3 +8,7 @@ type Waker = waker
 func NewWaker() *Waker                   { return newWaker() }
 func (w *waker) SetWait(d time.Duration) { w.setWait(d) }
 func (w *waker) Stop()                   { w.stop() }
+
+// What New settled on for the worker, for the external tests.
+func (a *App) Concurrency() int { return a.cfg.Concurrency }
+func (a *App) CommitLanes() int { return commitLanes(a.store) }

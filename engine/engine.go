@@ -152,10 +152,11 @@ const batchLanes = 1
 const maxStepBatch = 500
 
 // ingestFill (Config.IngestFill's default) and commitFill are the batches
-// that do not linger (Config's IngestLinger and CommitLinger). An event batch of four already shares
-// most of a transaction's cost, and waiting for more would hold back a few
-// clients that each wait for their answer; a step outcome's wait costs no
-// webhook any time, so outcomes wait for more.
+// that do not linger (Config's IngestLinger and CommitLinger). An event
+// batch of four already shares most of a transaction's cost, and waiting
+// for more would hold back a few clients that each wait for their answer;
+// a step outcome's wait costs no webhook any time, so outcomes wait for
+// more.
 const (
 	ingestFill = 4
 	commitFill = 32

@@ -15,7 +15,7 @@ import (
 )
 
 // Floor settings: those of Sluice's worker on PostgreSQL (cmd/sluice/app
-// runWorker, defaultConcurrency).
+// runWorker, workerDefaults).
 const (
 	floorConcurrency = 128
 	floorQueue       = "floor"

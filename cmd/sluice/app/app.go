@@ -77,10 +77,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	if err = a.store.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
+	concurrency, lanes := workerDefaults(a.store)
 	if a.cfg.Concurrency == 0 {
-		a.cfg.Concurrency = defaultConcurrency(a.store)
+		a.cfg.Concurrency = concurrency
 	}
-	cfg = a.cfg
 	if cfg.RedisURL == "" {
 		a.miniStop = make(chan struct{})
 		if a.mini, err = startMiniredis(a.miniStop); err != nil {
@@ -104,8 +104,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	a.insp = asynq.NewInspectorFromRedisClient(a.rdb)
 	a.metrics = newMetrics(a.store, &a.trips, a.insp, engine.SystemClock{}, log)
 	a.Engine, err = engine.New(engine.Config{Store: a.store, Queue: tasks.NewQueue(a.client), Sender: sender,
-		Registry: reg, Logger: log, NewSecret: webhook.NewSecret, Metrics: a.metrics, StepParallel: cfg.Concurrency,
-		CommitLanes: commitLanes(a.store), IngestLinger: orNone(cfg.IngestLinger), IngestFill: cfg.IngestFill,
+		Registry: reg, Logger: log, NewSecret: webhook.NewSecret, Metrics: a.metrics, StepParallel: a.cfg.Concurrency,
+		CommitLanes: lanes, IngestLinger: orNone(cfg.IngestLinger), IngestFill: cfg.IngestFill,
 		CommitLinger: orNone(cfg.CommitLinger)})
 	if err != nil {
 		return nil, err
@@ -113,25 +113,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	return a, nil
 }
 
-// commitLanes is engine.Config.CommitLanes for st, and defaultConcurrency
-// the steps in flight that keep its lanes busy. PostgreSQL commits batches
-// side by side, and under a backlog one batch of step outcomes at a time
-// was the bound, busy all the time with the machine 86 % busy: two lanes
-// and 128 steps delivered 100k webhooks about 24 % faster (3 pairs). SQLite
-// has one writer, so a second lane would only queue for it, and 128 steps
-// there measured 8-10 % slower than 64.
-func commitLanes(st *storage.Store) int {
+// workerDefaults is, for st, the steps a worker runs at once when
+// SLUICE_WORKER_CONCURRENCY is unset and engine.Config.CommitLanes.
+// PostgreSQL commits batches side by side, and under a backlog one batch
+// of step outcomes at a time was the bound, busy all the time with the
+// machine 86 % busy: two lanes and 128 steps delivered 100k webhooks about
+// 24 % faster (3 pairs). SQLite has one writer, so a second lane would only
+// queue for it, and 128 steps there measured 8-10 % slower than 64.
+func workerDefaults(st *storage.Store) (concurrency, commitLanes int) {
 	if st.Postgres() {
-		return 2
+		return 128, 2
 	}
-	return 1
-}
-
-func defaultConcurrency(st *storage.Store) int {
-	if st.Postgres() {
-		return 128
-	}
-	return 64
+	return 64, 1
 }
 
 // startMiniredis runs the in-process Redis-compatible server on a loopback

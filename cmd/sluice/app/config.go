@@ -44,7 +44,7 @@ type Config struct {
 	// Concurrency is how many tasks a worker runs at once, and how many
 	// steps (a task may hold a group of them) it runs at once
 	// (SLUICE_WORKER_CONCURRENCY). Zero (unset) leaves it to the store
-	// (defaultConcurrency): a step mostly waits (for the HTTP answer, for
+	// (workerDefaults): a step mostly waits (for the HTTP answer, for
 	// its batch's commit), and more steps in flight make bigger batches.
 	Concurrency int
 	// SweepInterval is how often the sweeper looks for due work whose task

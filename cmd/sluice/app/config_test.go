@@ -44,54 +44,46 @@ func TestLingerConfig(t *testing.T) {
 	}
 }
 
-// TestIngestFillConfig: SLUICE_INGEST_FILL defaults to 4 and takes 1 to
-// 1000 (the largest event batch).
-func TestIngestFillConfig(t *testing.T) {
+// TestIntConfig: SLUICE_INGEST_FILL defaults to 4 and takes 1 to 1000
+// (the largest event batch); SLUICE_WORKER_CONCURRENCY unset is 0 (New
+// picks by store, TestStoreDefaults) and takes 1 to 1000. Anything else
+// is refused with the variable's name.
+func TestIntConfig(t *testing.T) {
+	fill := func(c Config) int { return c.IngestFill }
+	conc := func(c Config) int { return c.Concurrency }
 	for _, tt := range []struct {
-		value string
-		want  int
-		ok    bool
-	}{{"", 4, true}, {"16", 16, true}, {"1", 1, true}, {"1000", 1000, true}, {"0", 0, false}, {"1001", 0, false}, {"many", 0, false}} {
+		name, value string
+		get         func(Config) int
+		want        int
+		ok          bool
+	}{
+		{"SLUICE_INGEST_FILL", "", fill, 4, true},
+		{"SLUICE_INGEST_FILL", "16", fill, 16, true},
+		{"SLUICE_INGEST_FILL", "1", fill, 1, true},
+		{"SLUICE_INGEST_FILL", "1000", fill, 1000, true},
+		{"SLUICE_INGEST_FILL", "0", fill, 0, false},
+		{"SLUICE_INGEST_FILL", "1001", fill, 0, false},
+		{"SLUICE_INGEST_FILL", "many", fill, 0, false},
+		{"SLUICE_WORKER_CONCURRENCY", "", conc, 0, true},
+		{"SLUICE_WORKER_CONCURRENCY", "1", conc, 1, true},
+		{"SLUICE_WORKER_CONCURRENCY", "1000", conc, 1000, true},
+		{"SLUICE_WORKER_CONCURRENCY", "0", conc, 0, false},
+		{"SLUICE_WORKER_CONCURRENCY", "1001", conc, 0, false},
+		{"SLUICE_WORKER_CONCURRENCY", "many", conc, 0, false},
+	} {
 		c, err := FromEnv(func(k string) string {
-			if k == "SLUICE_INGEST_FILL" {
+			if k == tt.name {
 				return tt.value
 			}
 			return ""
 		})
 		switch {
-		case !tt.ok && (err == nil || !strings.Contains(err.Error(), "SLUICE_INGEST_FILL")):
-			t.Errorf("SLUICE_INGEST_FILL=%q: err = %v, want one naming the variable", tt.value, err)
+		case !tt.ok && (err == nil || !strings.Contains(err.Error(), tt.name)):
+			t.Errorf("%s=%q: err = %v, want one naming the variable", tt.name, tt.value, err)
 		case tt.ok && err != nil:
-			t.Errorf("SLUICE_INGEST_FILL=%q: %v", tt.value, err)
-		case tt.ok && c.IngestFill != tt.want:
-			t.Errorf("SLUICE_INGEST_FILL=%q: IngestFill %d, want %d", tt.value, c.IngestFill, tt.want)
-		}
-	}
-}
-
-// TestConcurrencyConfig: SLUICE_WORKER_CONCURRENCY unset is 0 (New picks
-// by store, TestStoreDefaults), set is 1 to 1000, anything else is
-// refused with the variable's name.
-func TestConcurrencyConfig(t *testing.T) {
-	for _, tt := range []struct {
-		set  string
-		want int
-		err  bool
-	}{{"", 0, false}, {"1", 1, false}, {"1000", 1000, false}, {"0", 0, true}, {"1001", 0, true}, {"many", 0, true}} {
-		c, err := FromEnv(func(k string) string {
-			if k == "SLUICE_WORKER_CONCURRENCY" {
-				return tt.set
-			}
-			return ""
-		})
-		if tt.err {
-			if err == nil || !strings.Contains(err.Error(), "SLUICE_WORKER_CONCURRENCY") {
-				t.Errorf("%q: err = %v, want one naming SLUICE_WORKER_CONCURRENCY", tt.set, err)
-			}
-			continue
-		}
-		if err != nil || c.Concurrency != tt.want {
-			t.Errorf("%q: concurrency %d, %v; want %d", tt.set, c.Concurrency, err, tt.want)
+			t.Errorf("%s=%q: %v", tt.name, tt.value, err)
+		case tt.ok && tt.get(c) != tt.want:
+			t.Errorf("%s=%q: %d, want %d", tt.name, tt.value, tt.get(c), tt.want)
 		}
 	}
 }

@@ -11,4 +11,7 @@ func (w *waker) Stop()                   { w.stop() }
 
 // What New settled on for the worker, for the external tests.
 func (a *App) Concurrency() int { return a.cfg.Concurrency }
-func (a *App) CommitLanes() int { return commitLanes(a.store) }
+func (a *App) CommitLanes() int {
+	_, lanes := workerDefaults(a.store)
+	return lanes
+}

@@ -197,6 +197,15 @@ func (e *Engine) setSubscriptions(ctx context.Context, tx Tx, w *work, changes [
 	changed := make([]bool, len(changes))
 	seen := make(map[[2]string]bool, len(changes))
 	for _, ch := range changes {
+		// The store need not check (Tx.SetSubscriptions); a list found
+		// once is remembered, so this costs a statement per new list.
+		ok, err := e.listExists(ctx, tx, ch.ListID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("list %s: %w", ch.ListID, ErrNotFound)
+		}
 		seen[[2]string{ch.ListID, ch.ContactID}] = true
 	}
 	var err error

@@ -87,6 +87,9 @@ func TestSetSubscription(t *testing.T) {
 				t.Errorf("%s: ContactLists (-want +got):\n%s", st.name, diff)
 			}
 		}
+		if !checksReferences(s) {
+			return
+		}
 		for _, tc := range []struct{ list, contact string }{{"lst_missing", "con_1"}, {"lst_a", "con_missing"}} {
 			if _, err := s.SetSubscription(f.ctx, tc.list, tc.contact, true, t0); !errors.Is(err, engine.ErrNotFound) {
 				t.Errorf("SetSubscription(%s, %s): %v, want ErrNotFound", tc.list, tc.contact, err)

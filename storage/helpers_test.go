@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -130,4 +131,23 @@ func seq(prefix string, n int) []string {
 		out[i] = fmt.Sprintf("%s_%03d", prefix, i)
 	}
 	return out
+}
+
+// checksReferences tells whether the store itself refuses a run or a
+// delivery of a missing scenario and a subscription to a missing list or
+// of a missing contact. SQLite does, by foreign key; PostgreSQL leaves it
+// to the engine (migration 009): there the row goes in.
+func checksReferences(s *storage.Store) bool { return !s.Postgres() }
+
+// wantMissingRef checks err, the error of writing a row that references
+// a missing scenario, list or contact: ErrNotFound where the store checks
+// references, none where it does not.
+func wantMissingRef(t *testing.T, s *storage.Store, what string, err error) {
+	t.Helper()
+	if checksReferences(s) && !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("%s: %v, want ErrNotFound", what, err)
+	}
+	if !checksReferences(s) && err != nil {
+		t.Errorf("%s: %v, want it written (references are the engine's to check)", what, err)
+	}
 }

@@ -122,23 +122,37 @@ func (r *repo) scenarios(ctx context.Context, status engine.ScenarioStatus) ([]e
 }
 
 // DeleteScenario deletes a scenario with everything that belongs to it:
-// versions, stats, runs and their steps, deliveries and their attempts
-// (foreign keys ON DELETE CASCADE, one statement). Deliveries of event
-// subscriptions are not touched. Whether the scenario may be deleted
-// (draft or archived) is the engine's decision.
+// its runs (their steps by foreign key), its deliveries (their attempts
+// likewise), then the scenario (its versions and stats by foreign key).
+// Deliveries of event subscriptions are not touched. Whether the scenario
+// may be deleted (draft or archived) is the engine's decision.
+//
+// On PostgreSQL runs and deliveries do not reference their scenario
+// (migration 009), so they are deleted here, runs first: a step finishing
+// meanwhile holds its row, deleting the run waits for that transaction,
+// and the deliveries' delete, a later statement, sees the delivery it
+// stored. On SQLite the foreign keys would do it; the statements are the
+// same on both.
 func (r *repo) DeleteScenario(ctx context.Context, id string) error {
-	res, err := r.conn(ctx).ExecContext(ctx, "DELETE FROM scenarios WHERE id = ?", id)
-	if err != nil {
-		return wrap(err, "delete scenario %s", id)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return wrap(err, "delete scenario %s", id)
-	}
-	if n == 0 {
-		return notFound("delete scenario %s", id)
-	}
-	return nil
+	return r.atomic(ctx, func(ctx context.Context, r *repo) error {
+		for _, table := range []string{"runs", "deliveries"} {
+			if _, err := r.conn(ctx).ExecContext(ctx, "DELETE FROM "+table+" WHERE scenario_id = ?", id); err != nil {
+				return wrap(err, "delete the %s of scenario %s", table, id)
+			}
+		}
+		res, err := r.conn(ctx).ExecContext(ctx, "DELETE FROM scenarios WHERE id = ?", id)
+		if err != nil {
+			return wrap(err, "delete scenario %s", id)
+		}
+		n, err := affected(res)
+		if err != nil {
+			return wrap(err, "delete scenario %s", id)
+		}
+		if n == 0 {
+			return notFound("delete scenario %s", id)
+		}
+		return nil
+	})
 }
 
 // InsertVersion inserts a version (engine.ErrConflict if its number

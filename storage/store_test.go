@@ -46,7 +46,11 @@ func TestMigrateTwice(t *testing.T) {
 		if err := s.DB().NewRaw("SELECT COUNT(*) FROM sluice_migrations").Scan(ctx, &n); err != nil {
 			t.Fatal(err)
 		}
-		files, err := filepath.Glob("migrations/sqlite/*.up.sql") // the same numbers in each set
+		dir := "sqlite"
+		if s.Postgres() {
+			dir = "postgres"
+		}
+		files, err := filepath.Glob("migrations/" + dir + "/*.up.sql")
 		if err != nil || len(files) == 0 {
 			t.Fatalf("migration files: %v %v", files, err)
 		}

@@ -10,6 +10,9 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrRetry is a transaction the database gave up on because of a
+	// concurrent one (a deadlock): run again, it may well succeed.
+	ErrRetry = errors.New("lost to a concurrent transaction")
 )
 
 // InvalidError is well-formed input that breaks a rule (HTTP 422). Field

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -257,18 +258,28 @@ func (e *Engine) update(ctx context.Context, id string, f func(*Scenario) error)
 	return e.GetScenario(ctx, id)
 }
 
-// DeleteScenario deletes a draft or archived scenario (ErrConflict otherwise).
+// DeleteScenario deletes a draft or archived scenario (ErrConflict
+// otherwise). The steps of an archived scenario may still be finishing:
+// their commits and the delete lock the same rows in another order, and
+// when the database breaks the deadlock by refusing the delete, it is
+// run again.
 func (e *Engine) DeleteScenario(ctx context.Context, id string) error {
-	err := e.st.InTx(ctx, func(ctx context.Context, tx Tx) error {
-		s, err := tx.GetScenario(ctx, id)
-		if err != nil {
-			return err
+	var err error
+	for try := 0; try < 3; try++ {
+		err = e.st.InTx(ctx, func(ctx context.Context, tx Tx) error {
+			s, err := tx.GetScenario(ctx, id)
+			if err != nil {
+				return err
+			}
+			if s.Status != StatusDraft && s.Status != StatusArchived {
+				return &ConflictError{Message: fmt.Sprintf("only a draft or archived scenario can be deleted; this one is %s", s.Status)}
+			}
+			return tx.DeleteScenario(ctx, id)
+		})
+		if !errors.Is(err, ErrRetry) {
+			break
 		}
-		if s.Status != StatusDraft && s.Status != StatusArchived {
-			return &ConflictError{Message: fmt.Sprintf("only a draft or archived scenario can be deleted; this one is %s", s.Status)}
-		}
-		return tx.DeleteScenario(ctx, id)
-	})
+	}
 	if err == nil {
 		e.forget(id)
 	}

@@ -3,7 +3,9 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,6 +72,68 @@ func rowsOf(t *testing.T, st *storage.Store, table, scenarioID string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Deleting an archived scenario while its steps finish leaves nothing of
+// it behind: no run, step, delivery or attempt, even on PostgreSQL where
+// these rows have no foreign key up to the scenario (DeleteScenario
+// deletes them after the scenario, whose counters every step's commit
+// bumps: a commit either lands before the delete sees the rows, or is
+// refused).
+func TestDeleteScenarioWhileStepsFinish(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		h := newHook(t)
+		e, _ := newEngine(t, st, nil)
+		s, err := e.CreateScenario(ctx, engine.ScenarioInput{Name: "S", Graph: engine.Graph{
+			Nodes: []engine.Node{node("t1", "signup", `{}`), hookNode("w1", h.URL), node("w2", "wait", `{"duration":"1h"}`)},
+			Edges: []engine.Edge{{From: "t1", To: "w1"}, {From: "w1", To: "w2"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Activate(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		const n = 300
+		in := make([]engine.EventInput, n)
+		for i := range in {
+			in[i] = engine.EventInput{Type: "signup", Email: fmt.Sprintf("d%d@example.org", i)}
+		}
+		if _, err := e.Ingest(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Archive(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		due, err := st.DueSteps(ctx, time.Now().Add(time.Hour), n)
+		if err != nil || len(due) != n {
+			t.Fatalf("due steps: %d %v", len(due), err)
+		}
+		var wg sync.WaitGroup
+		for i := range due {
+			wg.Go(func() { _ = e.RunStep(ctx, due[i].ID) }) // the delete refuses some commits
+		}
+		waitFor(t, "the first webhooks", func() bool { return h.n.Load() >= n/4 })
+		if err := e.DeleteScenario(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		for _, table := range []string{"runs", "steps", "deliveries"} {
+			if n := rowsOf(t, st, table, s.ID); n != 0 {
+				t.Errorf("%s: %d rows of the deleted scenario", table, n)
+			}
+		}
+		for _, q := range []string{
+			"SELECT COUNT(*) FROM steps WHERE run_id NOT IN (SELECT id FROM runs)",
+			"SELECT COUNT(*) FROM attempts WHERE delivery_id NOT IN (SELECT id FROM deliveries)",
+		} {
+			var orphans int
+			if err := st.DB().NewRaw(q).Scan(ctx, &orphans); err != nil || orphans != 0 {
+				t.Errorf("%s: %d, %v", q, orphans, err)
+			}
+		}
+	})
 }
 
 // A scenario that subscribes contacts to a list that does not exist

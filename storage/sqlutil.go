@@ -130,9 +130,17 @@ func isForeignKey(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }
 
+// isDeadlock reports whether err is PostgreSQL's deadlock_detected or
+// serialization_failure: the transaction lost to a concurrent one.
+func isDeadlock(err error) bool {
+	code := sqlState(err)
+	return code == "40P01" || code == "40001"
+}
+
 // wrap adds what was being done to err, mapping missing rows to
-// engine.ErrNotFound, unique violations to engine.ErrConflict and foreign
-// key violations (a referenced row is missing) to engine.ErrNotFound.
+// engine.ErrNotFound, unique violations to engine.ErrConflict, foreign
+// key violations (a referenced row is missing) to engine.ErrNotFound and
+// deadlocks to engine.ErrRetry.
 func wrap(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
@@ -145,6 +153,8 @@ func wrap(err error, format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %v", what, engine.ErrConflict, err)
 	case isForeignKey(err):
 		return fmt.Errorf("%s: %w: referenced row: %v", what, engine.ErrNotFound, err)
+	case isDeadlock(err):
+		return fmt.Errorf("%s: %w: %v", what, engine.ErrRetry, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -8,12 +8,13 @@ import (
 // Store is the system of record. Every method of Tx is also callable outside
 // a transaction; InTx runs fn in one transaction, committed when fn returns
 // nil and rolled back otherwise. Implementations return ErrNotFound for
-// missing rows. They need not refuse a run or delivery whose scenario,
-// or a subscription whose list or contact, is missing (PostgreSQL does
-// not: the check is a query per row on the hot path). The engine checks
-// lists before it subscribes anyone; contacts and lists are never
-// deleted; and a run or delivery is stored with a bump of its scenario's
-// counters, which the store refuses for a missing scenario.
+// missing rows. They need not refuse a run or delivery whose scenario, a
+// step whose run, or a subscription whose list or contact, is missing
+// (PostgreSQL does not: the check is a query per row on the hot path).
+// The engine checks lists before it subscribes anyone; contacts and lists
+// are never deleted; and a run, step or delivery is stored with a bump of
+// its scenario's counters, which the store refuses for a missing
+// scenario.
 type Store interface {
 	Tx
 	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error

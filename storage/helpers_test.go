@@ -134,13 +134,14 @@ func seq(prefix string, n int) []string {
 }
 
 // checksReferences tells whether the store itself refuses a run or a
-// delivery of a missing scenario and a subscription to a missing list or
-// of a missing contact. SQLite does, by foreign key; PostgreSQL leaves it
-// to the engine (migration 009): there the row goes in.
+// delivery of a missing scenario, a step of a missing run and a
+// subscription to a missing list or of a missing contact. SQLite does, by
+// foreign key; PostgreSQL leaves it to the engine (migrations 009 and
+// 010): there the row goes in.
 func checksReferences(s *storage.Store) bool { return !s.Postgres() }
 
 // wantMissingRef checks err, the error of writing a row that references
-// a missing scenario, list or contact: ErrNotFound where the store checks
+// a missing scenario, run, list or contact: ErrNotFound where the store checks
 // references, none where it does not.
 func wantMissingRef(t *testing.T, s *storage.Store, what string, err error) {
 	t.Helper()

@@ -122,24 +122,23 @@ func (r *repo) scenarios(ctx context.Context, status engine.ScenarioStatus) ([]e
 }
 
 // DeleteScenario deletes a scenario with everything that belongs to it:
-// its runs (their steps by foreign key), its deliveries (their attempts
-// likewise), then the scenario (its versions and stats by foreign key).
-// Deliveries of event subscriptions are not touched. Whether the scenario
-// may be deleted (draft or archived) is the engine's decision.
+// the scenario first (its versions and stats by foreign key), then the
+// steps of its runs, its runs and its deliveries (their attempts by
+// foreign key). Deliveries of event subscriptions are not touched.
+// Whether the scenario may be deleted (draft or archived) is the engine's
+// decision.
 //
-// On PostgreSQL runs and deliveries do not reference their scenario
-// (migration 009), so they are deleted here, runs first: a step finishing
-// meanwhile holds its row, deleting the run waits for that transaction,
-// and the deliveries' delete, a later statement, sees the delivery it
-// stored. On SQLite the foreign keys would do it; the statements are the
+// On PostgreSQL runs, steps and deliveries have no foreign key up to the
+// scenario (migrations 009 and 010), so they are deleted here, each by a
+// statement of its own that sees what committed before it began. The
+// scenario goes first because every transaction that stores a run, step
+// or delivery also bumps the scenario's counters: by the time its
+// counter rows are deleted, such a transaction has committed (and the
+// later statements see its rows) or it will be refused by the counters'
+// foreign key. On SQLite the foreign keys cascade; the statements are the
 // same on both.
 func (r *repo) DeleteScenario(ctx context.Context, id string) error {
 	return r.atomic(ctx, func(ctx context.Context, r *repo) error {
-		for _, table := range []string{"runs", "deliveries"} {
-			if _, err := r.conn(ctx).ExecContext(ctx, "DELETE FROM "+table+" WHERE scenario_id = ?", id); err != nil {
-				return wrap(err, "delete the %s of scenario %s", table, id)
-			}
-		}
 		res, err := r.conn(ctx).ExecContext(ctx, "DELETE FROM scenarios WHERE id = ?", id)
 		if err != nil {
 			return wrap(err, "delete scenario %s", id)
@@ -150,6 +149,15 @@ func (r *repo) DeleteScenario(ctx context.Context, id string) error {
 		}
 		if n == 0 {
 			return notFound("delete scenario %s", id)
+		}
+		for _, q := range []string{
+			"DELETE FROM steps WHERE run_id IN (SELECT id FROM runs WHERE scenario_id = ?)",
+			"DELETE FROM runs WHERE scenario_id = ?",
+			"DELETE FROM deliveries WHERE scenario_id = ?",
+		} {
+			if _, err := r.conn(ctx).ExecContext(ctx, q, id); err != nil {
+				return wrap(err, "delete scenario %s", id)
+			}
 		}
 		return nil
 	})

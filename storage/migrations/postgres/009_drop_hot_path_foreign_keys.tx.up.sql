@@ -14,9 +14,9 @@
 --   - A subscription's list and contact: neither is ever deleted, and
 --     the engine checks the list before it subscribes anyone.
 --
--- Foreign keys to a row's own parent stay (steps to runs, attempts to
--- deliveries): they make deleting a run or a delivery take its children
--- with it, whatever runs at the same time. SQLite keeps all of them.
+-- Attempts keep their key to their delivery: deleting a delivery takes
+-- its attempts with it, whatever runs at the same time (the key of steps
+-- to runs went later, in 010). SQLite keeps all of them.
 
 ALTER TABLE runs DROP CONSTRAINT runs_scenario_id_fkey;
 

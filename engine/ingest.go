@@ -130,7 +130,13 @@ func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx 
 		})
 		// A conflict here is a new contact that another transaction
 		// created since this one looked (InsertNewContacts): the next try
-		// finds it.
+		// finds it. A missing row is a scenario another process deleted
+		// since the active ones were cached (the store refuses its
+		// counters): the next try reloads them.
+		if errors.Is(err, ErrNotFound) {
+			e.active.forget()
+			continue
+		}
 		if !errors.Is(err, ErrConflict) {
 			break
 		}

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -946,4 +950,25 @@ func jsonEqual(a, b []byte) bool {
 		return string(a) == string(b)
 	}
 	return cmp.Equal(x, y)
+}
+
+// TestRetryError: a transaction the database gave up for a concurrent one
+// (engine.ErrRetry, a deadlock) is a 503 to try again, not a 500.
+func TestRetryError(t *testing.T) {
+	t.Parallel()
+	s := &server{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	app := fiber.New(fiber.Config{ErrorHandler: s.handleError})
+	app.Delete("/x", func(*fiber.Ctx) error { return fmt.Errorf("delete: %w", engine.ErrRetry) })
+	res, err := app.Test(httptest.NewRequest("DELETE", "/x", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body errorBody
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") != "1" || body.Error.Code != "unavailable" {
+		t.Errorf("%d, Retry-After %q, %+v; want 503, 1, unavailable", res.StatusCode, res.Header.Get("Retry-After"), body)
+	}
 }

@@ -142,6 +142,10 @@ func (s *server) classify(c *fiber.Ctx, err error) (int, any) {
 	case errors.Is(err, engine.ErrConflict):
 		s.log.Warn("api: conflict", "method", c.Method(), "path", c.Path(), "err", err)
 		return detail(http.StatusConflict, "the request conflicts with the current state", "")
+	case errors.Is(err, engine.ErrRetry):
+		s.log.Warn("api: lost to a concurrent transaction", "method", c.Method(), "path", c.Path(), "err", err)
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return detail(http.StatusServiceUnavailable, "the database gave this request up for a concurrent one; try again", "")
 	case errors.Is(err, engine.ErrNotFound):
 		if errors.As(err, &subj) {
 			return detail(http.StatusNotFound, "no "+subj.what, "")

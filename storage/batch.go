@@ -26,7 +26,8 @@ func (r *repo) GetContactsByEmail(ctx context.Context, emails []string) ([]*engi
 		keys[i] = emailKey(e)
 	}
 	var rows []contactRow
-	if err := r.conn(ctx).NewSelect().Model(&rows).Where("email_key IN (?)", bun.In(keys)).Scan(ctx); err != nil {
+	// A plain read: first in a transaction, it goes ahead of BEGIN.
+	if err := r.conn(ctx).NewSelect().Model(&rows).Where("email_key IN (?)", bun.In(keys)).Scan(readFirst(ctx)); err != nil {
 		return nil, wrap(err, "get %d contacts by email", len(emails))
 	}
 	out := make([]*engine.Contact, len(rows))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -30,6 +31,21 @@ import (
 // same: each still runs in the transaction, in the order it was issued. A
 // statement sent later fails later: its error is returned by the call that
 // sent it (a later statement, or Commit), and the transaction rolls back.
+//
+// Statements are also saved, not only round trips:
+//
+//   - writes that wait together become one statement where they can
+//     (mergeWrites);
+//   - a transaction whose statements all waited until Commit is sent
+//     without BEGIN and COMMIT: the statements of one message run as one
+//     transaction anyway (the protocol's implicit transaction);
+//   - a read its caller marks readFirst, run before the transaction has
+//     sent anything, runs outside it, so BEGIN can still wait for Commit.
+//     At READ COMMITTED every statement reads its own snapshot, so a plain
+//     read sees the same rows outside the transaction as in it.
+//
+// So storing a batch of new contacts' events and their runs is a read and
+// one statement, and a transaction that only writes is one statement.
 
 // laterKey marks a context whose statement may be sent later.
 type laterKey struct{}
@@ -71,19 +87,60 @@ type laterResult struct{}
 func (laterResult) LastInsertId() (int64, error) { return 0, errSentLater }
 func (laterResult) RowsAffected() (int64, error) { return 0, errSentLater }
 
-// pgConnector opens pgConns and counts their round trips.
-type pgConnector struct {
-	*pgdriver.Connector
-	trips *atomic.Uint64
+// readFirstKey marks a context whose query may run before its
+// transaction's BEGIN.
+type readFirstKey struct{}
+
+// readFirst returns ctx marked so that, on PostgreSQL at READ COMMITTED,
+// the query run with it, if its transaction has sent nothing yet, runs
+// outside the transaction. Use it only for plain reads: a SELECT without
+// FOR UPDATE or SHARE and nothing else that locks or writes.
+func readFirst(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readFirstKey{}, true)
 }
 
-// Connect opens a connection.
+// pgConnector opens pgConns and counts their round trips and statements.
+type pgConnector struct {
+	*pgdriver.Connector
+	trips, count *atomic.Uint64
+}
+
+// Connect opens a connection and reads the isolation its transactions get.
 func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	cn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &pgConn{Conn: cn.(*pgdriver.Conn), trips: c.trips}, nil
+	pc := &pgConn{Conn: cn.(*pgdriver.Conn), trips: c.trips, count: c.count}
+	level, err := pc.show(ctx, "default_transaction_isolation")
+	if err != nil {
+		_ = cn.Close()
+		return nil, err
+	}
+	pc.readCommitted = level == "read committed"
+	return pc, nil
+}
+
+// show returns the value of a run-time setting.
+func (cn *pgConn) show(ctx context.Context, name string) (string, error) {
+	cn.trips.Add(1)
+	cn.count.Add(1)
+	rows, err := cn.Conn.QueryContext(ctx, "SHOW "+name, nil)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	v := make([]driver.Value, 1)
+	if err := rows.Next(v); err != nil {
+		return "", fmt.Errorf("storage: show %s: %w", name, err)
+	}
+	switch v := v[0].(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return string(v), nil
+	}
+	return "", fmt.Errorf("storage: show %s: a %T", name, v[0])
 }
 
 // pgConn is a pgdriver connection that holds back BEGIN and later
@@ -91,11 +148,15 @@ func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
 // uses a connection from one goroutine at a time.
 type pgConn struct {
 	*pgdriver.Conn
-	trips   *atomic.Uint64
-	inTx    bool    // a transaction began (maybe not yet on the server)
-	begun   bool    // its BEGIN has been sent
-	pending []piece // statements to send before the next one, BEGIN first
+	trips, count  *atomic.Uint64
+	readCommitted bool    // transactions run at READ COMMITTED
+	inTx          bool    // a transaction began (maybe not yet on the server)
+	begun         bool    // its BEGIN has been sent
+	pending       []piece // statements to send before the next one (after BEGIN, if it waits)
 }
+
+// waiting tells whether anything waits to be sent: BEGIN or statements.
+func (cn *pgConn) waiting() bool { return len(cn.pending) > 0 || cn.inTx && !cn.begun }
 
 // copyWaits tells whether a COPY is among the waiting statements: its rows
 // go only by an exchange (pgcopy.go).
@@ -113,6 +174,7 @@ func (cn *pgConn) Begin() (driver.Tx, error) {
 func (cn *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if opts.Isolation != driver.IsolationLevel(0) || opts.ReadOnly {
 		cn.trips.Add(1)
+		cn.count.Add(1)
 		if _, err := cn.Conn.BeginTx(ctx, opts); err != nil {
 			return nil, err
 		}
@@ -122,7 +184,7 @@ func (cn *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 	if !cn.IsValid() {
 		return nil, driver.ErrBadConn
 	}
-	cn.inTx, cn.begun, cn.pending = true, false, append(cn.pending[:0], piece{sql: "BEGIN"})
+	cn.inTx, cn.begun, cn.pending = true, false, cn.pending[:0]
 	return pgTx{cn}, nil
 }
 
@@ -148,8 +210,15 @@ func (cn *pgConn) ExecContext(ctx context.Context, query string, args []driver.N
 	return cn.Conn.ExecContext(ctx, cn.take(query), args)
 }
 
-// QueryContext runs a query, after the statements waiting for it.
+// QueryContext runs a query, after the statements waiting for it; or,
+// marked readFirst when only BEGIN waits, alone and outside the
+// transaction.
 func (cn *pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if cn.readCommitted && cn.inTx && !cn.begun && len(cn.pending) == 0 && ctx.Value(readFirstKey{}) != nil {
+		cn.trips.Add(1)
+		cn.count.Add(1)
+		return cn.Conn.QueryContext(ctx, query, args)
+	}
 	if err := cn.flush(ctx, len(args) > 0); err != nil {
 		return nil, err
 	}
@@ -179,7 +248,7 @@ func (cn *pgConn) Prepare(query string) (driver.Stmt, error) {
 // cannot carry them (alone: it has arguments, or is prepared; or COPY rows
 // wait, which only an exchange sends).
 func (cn *pgConn) flush(ctx context.Context, alone bool) error {
-	if len(cn.pending) == 0 {
+	if !cn.waiting() {
 		return nil
 	}
 	if cn.copyWaits() {
@@ -193,26 +262,28 @@ func (cn *pgConn) flush(ctx context.Context, alone bool) error {
 	return err
 }
 
-// take returns query with the waiting statements in front, and empties
-// the wait.
+// take returns query with what waits in front (BEGIN, then the waiting
+// statements, merged into one where they can be), empties the wait and
+// counts the statements.
 func (cn *pgConn) take(query string) string {
-	if len(cn.pending) == 0 {
-		return query
+	parts := make([]string, 0, len(cn.pending)+2)
+	if cn.inTx && !cn.begun {
+		parts = append(parts, "BEGIN")
+		cn.begun = true
 	}
-	cn.begun = cn.begun || cn.inTx // BEGIN, when it waited, is in front
-	var q strings.Builder
-	for i, p := range cn.pending {
-		if i > 0 {
-			q.WriteString(";\n")
+	if merged, ok := mergeWrites(cn.pending); ok {
+		parts = append(parts, merged)
+	} else {
+		for _, p := range cn.pending {
+			parts = append(parts, p.sql)
 		}
-		q.WriteString(p.sql)
 	}
 	if query != "" {
-		q.WriteString(";\n")
-		q.WriteString(query)
+		parts = append(parts, query)
 	}
 	cn.pending = cn.pending[:0]
-	return q.String()
+	cn.count.Add(uint64(len(parts)))
+	return strings.Join(parts, ";\n")
 }
 
 // mayWait tells whether a statement can be sent later: it must return no
@@ -240,6 +311,7 @@ func (s *pgStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (dri
 		return nil, err
 	}
 	s.cn.trips.Add(1)
+	s.cn.count.Add(1)
 	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
@@ -249,6 +321,7 @@ func (s *pgStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (dr
 		return nil, err
 	}
 	s.cn.trips.Add(1)
+	s.cn.count.Add(1)
 	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 }
 
@@ -256,25 +329,36 @@ func (s *pgStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (dr
 type pgTx struct{ cn *pgConn }
 
 // Commit sends the waiting statements and COMMIT in one message. If the
-// transaction never reached the server, there is nothing to commit. If a
-// statement fails, COMMIT does not run; the transaction is rolled back so
-// that the connection goes back to the pool outside any transaction.
+// transaction never reached the server, there is nothing to commit; if
+// only its waiting statements are left to send, they go without BEGIN and
+// COMMIT, as one implicit transaction (a COPY's rows excepted: they take
+// the exchange). If a statement fails, COMMIT does not run; a transaction
+// BEGIN opened is rolled back so that the connection goes back to the
+// pool outside any transaction (an implicit one ends by itself).
 func (tx pgTx) Commit() error {
 	cn := tx.cn
 	defer cn.end()
-	if !cn.begun && len(cn.pending) <= 1 {
+	if !cn.begun && len(cn.pending) == 0 {
 		return nil // only BEGIN waited: nothing ran
 	}
+	ctx := context.Background()
 	var err error
-	if cn.copyWaits() {
-		err = cn.exchange(context.Background(), "COMMIT")
-	} else {
+	switch {
+	case cn.copyWaits():
+		err = cn.exchange(ctx, "COMMIT")
+	case !cn.begun:
+		cn.inTx = false // the message is the transaction
 		cn.trips.Add(1)
-		_, err = cn.Conn.ExecContext(context.Background(), cn.take("COMMIT"), nil)
+		_, err = cn.Conn.ExecContext(ctx, cn.take(""), nil)
+		return err
+	default:
+		cn.trips.Add(1)
+		_, err = cn.Conn.ExecContext(ctx, cn.take("COMMIT"), nil)
 	}
 	if err != nil && cn.IsValid() {
 		cn.trips.Add(1)
-		_, _ = cn.Conn.ExecContext(context.Background(), "ROLLBACK", nil)
+		cn.count.Add(1)
+		_, _ = cn.Conn.ExecContext(ctx, "ROLLBACK", nil)
 	}
 	return err
 }
@@ -288,6 +372,7 @@ func (tx pgTx) Rollback() error {
 		return nil
 	}
 	cn.trips.Add(1)
+	cn.count.Add(1)
 	_, err := cn.Conn.ExecContext(context.Background(), "ROLLBACK", nil)
 	return err
 }

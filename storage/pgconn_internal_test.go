@@ -19,3 +19,43 @@ func TestMayWait(t *testing.T) {
 		}
 	}
 }
+
+// Waiting INSERTs into distinct tables become one statement: the WITHs of
+// each, and all but the last, in the WITH of the last. Anything it cannot
+// read or may not merge stays apart.
+func TestMergeWrites(t *testing.T) {
+	p := func(sqls ...string) []piece {
+		ps := make([]piece, len(sqls))
+		for i, s := range sqls {
+			ps[i] = piece{sql: s}
+		}
+		return ps
+	}
+	for _, tc := range []struct {
+		name string
+		in   []piece
+		want string // "" when not merged
+	}{
+		{"two inserts", p(`INSERT INTO "events" AS "event" ("id") VALUES ('e(1')`, `INSERT INTO "runs" ("id") VALUES ('r')`),
+			`WITH sluice_w0 AS (INSERT INTO "events" AS "event" ("id") VALUES ('e(1')) INSERT INTO "runs" ("id") VALUES ('r')`},
+		{"a WITH is hoisted", p(`INSERT INTO a VALUES (')''(')`, `WITH totals AS (INSERT INTO b VALUES (1) ON CONFLICT (k) DO UPDATE SET n = b.n + excluded.n) INSERT INTO c VALUES (2)`),
+			`WITH sluice_w0 AS (INSERT INTO a VALUES (')''(')), totals AS (INSERT INTO b VALUES (1) ON CONFLICT (k) DO UPDATE SET n = b.n + excluded.n) INSERT INTO c VALUES (2)`},
+		{"a WITH in front", p(`WITH t AS (INSERT INTO b VALUES ("x)")) INSERT INTO c VALUES (2)`, `INSERT INTO d VALUES (3)`),
+			`WITH t AS (INSERT INTO b VALUES ("x)")), sluice_w0 AS (INSERT INTO c VALUES (2)) INSERT INTO d VALUES (3)`},
+		{"one statement", p(`INSERT INTO a VALUES (1)`), ""},
+		{"a table twice", p(`INSERT INTO "a" VALUES (1)`, `INSERT INTO a VALUES (2)`), ""},
+		{"a table twice through a WITH", p(`INSERT INTO a VALUES (1)`, `WITH t AS (INSERT INTO a VALUES (2)) INSERT INTO b VALUES (1)`), ""},
+		{"an update", p(`INSERT INTO a VALUES (1)`, `UPDATE b SET n = 1`), ""},
+		{"returning", p(`INSERT INTO a VALUES (1)`, `INSERT INTO b VALUES (1) RETURNING id`), ""},
+		{"recursive", p(`INSERT INTO a VALUES (1)`, `WITH RECURSIVE t AS (SELECT 1) INSERT INTO b SELECT * FROM t`), ""},
+		{"a select in the WITH", p(`INSERT INTO a VALUES (1)`, `WITH t AS (SELECT 1) INSERT INTO b SELECT * FROM t`), ""},
+		{"unclosed", p(`INSERT INTO a VALUES (1)`, `WITH t AS (INSERT INTO b VALUES ('1)) INSERT INTO c VALUES (1)`), ""},
+		{"a name twice", p(`WITH t AS (INSERT INTO a VALUES (1)) INSERT INTO b VALUES (1)`, `WITH t AS (INSERT INTO c VALUES (1)) INSERT INTO d VALUES (1)`), ""},
+		{"a copy", []piece{{sql: `INSERT INTO a VALUES (1)`}, {sql: `COPY b FROM STDIN`, rows: []byte("1\n")}}, ""},
+	} {
+		got, ok := mergeWrites(tc.in)
+		if ok != (tc.want != "") || got != tc.want {
+			t.Errorf("%s: mergeWrites = %q, %v\nwant %q", tc.name, got, ok, tc.want)
+		}
+	}
+}

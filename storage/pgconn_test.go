@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/engine"
@@ -48,7 +49,8 @@ func event(id string) *engine.Event {
 
 // Inside a transaction, BEGIN and the writes that return nothing travel
 // with the next statement: a transaction that only writes such rows is one
-// round trip, and what it wrote is there afterwards.
+// round trip, and, its INSERTs merged into one statement, sent without
+// BEGIN and COMMIT, one statement; what it wrote is there afterwards.
 func TestTransactionSendsLaterWritesWithCommit(t *testing.T) {
 	s := openPostgresOneConn(t)
 	ctx := context.Background()
@@ -66,8 +68,8 @@ func TestTransactionSendsLaterWritesWithCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rt != 1 || st != 4 {
-		t.Fatalf("%d round trips for %d statements; want 1 for 4 (BEGIN, events, stats, COMMIT)", rt, st)
+	if rt != 1 || st != 1 {
+		t.Fatalf("%d round trips for %d statements; want 1 for 1 (events and stats in one)", rt, st)
 	}
 	for _, id := range []string{"evt_1", "evt_2"} {
 		if _, err := s.GetEvent(ctx, id); err != nil {
@@ -97,6 +99,114 @@ func TestTransactionSendsLaterWritesWithCommit(t *testing.T) {
 	})
 	if err != nil || rt != 2 {
 		t.Fatalf("write then read: %d round trips (want 2: BEGIN, insert and select; COMMIT), %v", rt, err)
+	}
+}
+
+// The writes merged into one statement, sent without BEGIN, are still all
+// or nothing: when one part fails (a duplicate event), the others (the
+// counters) are not there, the error is the part's own, and the connection
+// is usable.
+func TestMergedWritesFailTogether(t *testing.T) {
+	s := openPostgresOneConn(t)
+	ctx := context.Background()
+	f := newFixture(t, s)
+	sc := f.scenario("scn_1")
+	if err := s.InsertEvents(ctx, []*engine.Event{event("evt_dup")}); err != nil {
+		t.Fatal(err)
+	}
+	rt, st, err := trips(t, s, func() error {
+		return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+			if err := tx.BumpStats(ctx, []engine.StatDelta{{ScenarioID: sc.ID, Version: 1, NodeID: "hook", Hour: t0, Reached: 1}}); err != nil {
+				return err
+			}
+			return tx.InsertEvents(ctx, []*engine.Event{event("evt_dup")})
+		})
+	})
+	if !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("commit with a duplicate event: %v, want ErrConflict", err)
+	}
+	if rt != 1 || st != 1 {
+		t.Errorf("%d round trips, %d statements; want one merged statement and no ROLLBACK", rt, st)
+	}
+	if stats, err := s.GetStats(ctx, sc.ID, 1); err != nil || len(stats) != 0 {
+		t.Fatalf("stats of the failed statement: %+v, %v; want none", stats, err)
+	}
+	if err := s.InsertEvents(ctx, []*engine.Event{event("evt_after")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A merged statement checks its foreign keys at its end, so a row may
+// refer to one that another part of it inserts: a new contact's dates.
+func TestMergedWritesSeeEachOthersKeys(t *testing.T) {
+	s := openPostgresOneConn(t)
+	ctx := context.Background()
+	c := &engine.Contact{ID: "ctc_d", Email: "d@example.org", Dates: map[string]string{"birthday": "1990-04-01"},
+		CreatedAt: t0, UpdatedAt: t0}
+	rt, st, err := trips(t, s, func() error {
+		return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+			if err := tx.InsertNewContacts(ctx, []*engine.Contact{c}); err != nil {
+				return err
+			}
+			return tx.InsertEvents(ctx, []*engine.Event{{ID: "evt_d", Type: "signup", ContactID: c.ID, OccurredAt: t0}})
+		})
+	})
+	if err != nil || rt != 1 || st != 1 {
+		t.Fatalf("contact, dates and event: %d round trips, %d statements, %v; want 1, 1, nil", rt, st, err)
+	}
+	got, err := s.GetContact(ctx, c.ID)
+	if err != nil || got.Dates["birthday"] != "1990-04-01" {
+		t.Fatalf("contact after the merged insert: %+v, %v", got, err)
+	}
+}
+
+// A transaction's first read, marked readFirst (looking contacts up by
+// email), runs ahead of BEGIN; the writes after it still go as one
+// statement, and a transaction that ends in an error after the read wrote
+// nothing and left the connection clean.
+func TestReadFirstRunsBeforeBegin(t *testing.T) {
+	s := openPostgresOneConn(t)
+	ctx := context.Background()
+	f := newFixture(t, s)
+	f.contact("ctc_1", "a@example.org")
+	sc := f.scenario("scn_1")
+	rt, st, err := trips(t, s, func() error {
+		return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+			cs, err := tx.GetContactsByEmail(ctx, []string{"A@example.org", "b@example.org"})
+			if err != nil {
+				return err
+			}
+			if len(cs) != 1 || cs[0].ID != "ctc_1" {
+				t.Errorf("contacts by email: %+v", cs)
+			}
+			if err := tx.InsertEvents(ctx, []*engine.Event{event("evt_1")}); err != nil {
+				return err
+			}
+			return tx.BumpStats(ctx, []engine.StatDelta{{ScenarioID: sc.ID, Version: 1, NodeID: "hook", Hour: t0, Reached: 1}})
+		})
+	})
+	if err != nil || rt != 2 || st != 2 {
+		t.Fatalf("read, then events and stats: %d round trips, %d statements, %v; want 2, 2, nil", rt, st, err)
+	}
+	if _, err := s.GetEvent(ctx, "evt_1"); err != nil {
+		t.Fatal(err)
+	}
+	if rt := failedTrips(t, s, true, "evt_2"); rt != 1 {
+		t.Fatalf("read, write, error: %d round trips; want 1 (the read)", rt)
+	}
+	// After a write, the same read runs inside the transaction and sees it.
+	err = s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+		if err := tx.InsertNewContacts(ctx, []*engine.Contact{{ID: "ctc_3", Email: "c@example.org", CreatedAt: t0, UpdatedAt: t0}}); err != nil {
+			return err
+		}
+		cs, err := tx.GetContactsByEmail(ctx, []string{"c@example.org"})
+		if err == nil && len(cs) != 1 {
+			t.Errorf("a read after a write in the transaction found %d contacts, want 1", len(cs))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -143,21 +253,8 @@ func TestLaterWriteFailureRollsBack(t *testing.T) {
 // no round trip and leaves nothing behind.
 func TestRollbackBeforeAnythingSent(t *testing.T) {
 	s := openPostgresOneConn(t)
-	ctx := context.Background()
-	stop := errors.New("stop")
-	rt, _, err := trips(t, s, func() error {
-		return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
-			if err := tx.InsertEvents(ctx, []*engine.Event{event("evt_1")}); err != nil {
-				return err
-			}
-			return stop
-		})
-	})
-	if !errors.Is(err, stop) || rt != 0 {
-		t.Fatalf("rolled back: %d round trips, %v; want 0 and the function's error", rt, err)
-	}
-	if _, err := s.GetEvent(ctx, "evt_1"); !errors.Is(err, engine.ErrNotFound) {
-		t.Fatalf("event of the rolled-back transaction: %v, want ErrNotFound", err)
+	if rt := failedTrips(t, s, false, "evt_1"); rt != 0 {
+		t.Fatalf("rolled back: %d round trips; want 0", rt)
 	}
 }
 
@@ -188,4 +285,66 @@ func TestPreparedStatementRunsInsideTransaction(t *testing.T) {
 			t.Fatalf("%s, inserted by a rolled-back transaction: %v, want ErrNotFound", id, err)
 		}
 	}
+}
+
+// Where transactions do not run at READ COMMITTED, a read outside the
+// transaction could see other rows than one inside it: there the read
+// waits for BEGIN like any other.
+func TestReadFirstWaitsAboveReadCommitted(t *testing.T) {
+	ctx := context.Background()
+	url := storagetest.PostgresURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	s, err := storage.Open(ctx, storage.Config{URL: url + sep + "default_transaction_isolation=repeatable%20read",
+		Secrets: storagetest.Box(t), MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rt, st, err := trips(t, s, func() error {
+		return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+			if _, err := tx.GetContactsByEmail(ctx, []string{"a@example.org"}); err != nil {
+				return err
+			}
+			return tx.InsertEvents(ctx, []*engine.Event{event("evt_1")})
+		})
+	})
+	if err != nil || rt != 2 || st != 4 {
+		t.Fatalf("read, then write at REPEATABLE READ: %d round trips, %d statements, %v; want 2, 4 (BEGIN and the read; the write and COMMIT)", rt, st, err)
+	}
+}
+
+// failedTrips runs a transaction that reads contacts by email (if read),
+// inserts the event id and then fails; it checks that the transaction's
+// error is the function's and that the event is not there, and returns
+// the round trips it made.
+func failedTrips(t *testing.T, s *storage.Store, read bool, id string) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	stop := errors.New("stop")
+	rt, _, err := trips(t, s, func() error {
+		return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+			if read {
+				if _, err := tx.GetContactsByEmail(ctx, []string{"a@example.org"}); err != nil {
+					return err
+				}
+			}
+			if err := tx.InsertEvents(ctx, []*engine.Event{event(id)}); err != nil {
+				return err
+			}
+			return stop
+		})
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("failed transaction: %v, want the function's error", err)
+	}
+	if _, err := s.GetEvent(ctx, id); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("event of the rolled-back transaction: %v, want ErrNotFound", err)
+	}
+	return rt
 }

@@ -106,7 +106,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		sqldb := sql.OpenDB(pgConnector{pgdriver.NewConnector(opts...), s.trips})
+		sqldb := sql.OpenDB(pgConnector{pgdriver.NewConnector(opts...), s.trips, s.count})
 		sqldb.SetMaxOpenConns(cfg.MaxOpenConns)
 		sqldb.SetMaxIdleConns(cfg.MaxOpenConns)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
@@ -137,8 +137,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		readdb.SetMaxIdleConns(sqliteReaders)
 		s.read = bun.NewDB(readdb, sqlitedialect.New(), bun.WithDiscardUnknownColumns())
 		s.read.AddQueryHook(counterHook{n: s.count})
+		s.db.AddQueryHook(counterHook{n: s.count}) // PostgreSQL's connections count their own (pgConn)
 	}
-	s.db.AddQueryHook(counterHook{n: s.count})
 	s.repo = repo{db: s.db, st: s}
 	if err := s.db.PingContext(ctx); err != nil {
 		_ = s.Close()
@@ -209,7 +209,8 @@ func (s *Store) DB() *bun.DB { return s.db }
 func (s *Store) Postgres() bool { return s.postgres }
 
 // Statements returns how many SQL statements (BEGIN, COMMIT and ROLLBACK
-// included) the store has sent since it was opened.
+// included) the store has sent since it was opened. On PostgreSQL they are
+// counted as they go to the server, after statements are merged (pgConn).
 func (s *Store) Statements() uint64 { return s.count.Load() }
 
 // RoundTrips returns how many messages the store has sent to PostgreSQL

@@ -1,0 +1,165 @@
+package storage
+
+import (
+	"strconv"
+	"strings"
+)
+
+// mergeWrites returns the waiting statements ps as one statement, when
+// they can be: each an INSERT, or a WITH of INSERTs followed by an INSERT,
+// each table written once. The INSERTs of the WITHs, and all but the last
+// statement, go into the WITH of the last one:
+//
+//	INSERT INTO a …; WITH t AS (INSERT INTO b …) INSERT INTO c …
+//
+// becomes
+//
+//	WITH w0 AS (INSERT INTO a …), t AS (INSERT INTO b …) INSERT INTO c …
+//
+// PostgreSQL runs every part of such a statement on one snapshot, so a
+// part does not see the rows of another, and changing a row twice in one
+// statement is an error: hence INSERTs only (an upsert reads only its own
+// table), each table once. Constraints are checked at the end of the
+// statement, so a row may still refer to a row another part inserts.
+// Anything else is left as it is (ok false), and then goes as several
+// statements in one message, as before.
+func mergeWrites(ps []piece) (merged string, ok bool) {
+	if len(ps) < 2 {
+		return "", false
+	}
+	type part struct{ name, body string }
+	var parts []part
+	tables, names := map[string]bool{}, map[string]bool{}
+	add := func(name, body string) bool {
+		table, ok := insertTable(body)
+		if !ok || tables[table] || names[name] {
+			return false
+		}
+		tables[table], names[name] = true, true
+		parts = append(parts, part{name, body})
+		return true
+	}
+	var last string
+	for i, p := range ps {
+		if p.rows != nil {
+			return "", false // a COPY
+		}
+		with, main, ok := splitWith(p.sql)
+		if !ok {
+			return "", false
+		}
+		for _, c := range with {
+			if !add(c[0], c[1]) {
+				return "", false
+			}
+		}
+		name := "sluice_w" + strconv.Itoa(i)
+		if i == len(ps)-1 {
+			if _, ok := insertTable(main); !ok || !add(name, main) {
+				return "", false
+			}
+			parts = parts[:len(parts)-1] // the last statement is the main one
+			last = main
+		} else if !add(name, main) {
+			return "", false
+		}
+	}
+	var q strings.Builder
+	q.WriteString("WITH ")
+	for i, p := range parts {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(p.name)
+		q.WriteString(" AS (")
+		q.WriteString(p.body)
+		q.WriteString(")")
+	}
+	q.WriteString(" ")
+	q.WriteString(last)
+	return q.String(), true
+}
+
+// insertTable returns the table an INSERT statement writes, as written
+// (quoted or not), if stmt is an INSERT without RETURNING.
+func insertTable(stmt string) (string, bool) {
+	rest, ok := strings.CutPrefix(stmt, "INSERT INTO ")
+	if !ok || strings.Contains(stmt, "RETURNING") || strings.Contains(stmt, "returning") {
+		return "", false
+	}
+	end := strings.IndexAny(rest, " (")
+	if end <= 0 {
+		return "", false
+	}
+	return strings.Trim(rest[:end], `"`), true
+}
+
+// splitWith splits a statement that starts with a WITH into the WITH's
+// parts (name and body) and the statement that follows; a statement
+// without WITH is all main. ok is false for what it cannot read (WITH
+// RECURSIVE, MATERIALIZED, column lists).
+func splitWith(stmt string) (with [][2]string, main string, ok bool) {
+	rest, found := strings.CutPrefix(stmt, "WITH ")
+	if !found {
+		return nil, stmt, true
+	}
+	for {
+		rest = strings.TrimLeft(rest, " \t\n")
+		n := 0
+		for n < len(rest) && isIdentByte(rest[n]) {
+			n++
+		}
+		if n == 0 {
+			return nil, "", false
+		}
+		name := rest[:n]
+		rest = strings.TrimLeft(rest[n:], " \t\n")
+		if rest, found = strings.CutPrefix(rest, "AS"); !found {
+			return nil, "", false
+		}
+		rest = strings.TrimLeft(rest, " \t\n")
+		end := closingParen(rest)
+		if end < 0 {
+			return nil, "", false
+		}
+		with = append(with, [2]string{name, rest[1:end]})
+		rest = strings.TrimLeft(rest[end+1:], " \t\n")
+		if rest, found = strings.CutPrefix(rest, ","); !found {
+			return with, rest, true
+		}
+	}
+}
+
+// closingParen returns the index of the parenthesis that closes the one s
+// starts with, skipping quoted strings and names ('it''s', "a""b"); -1 if
+// s does not start with one or it is not closed.
+func closingParen(s string) int {
+	if s == "" || s[0] != '(' {
+		return -1
+	}
+	depth := 0
+	var quote byte // the quote of the string or name the scan is in
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0 // a doubled quote closes and reopens: the same
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}

@@ -131,8 +131,9 @@ func splitWith(stmt string) (with [][2]string, main string, ok bool) {
 }
 
 // closingParen returns the index of the parenthesis that closes the one s
-// starts with, skipping quoted strings and names ('it''s', "a""b"); -1 if
-// s does not start with one or it is not closed.
+// starts with, skipping quoted strings and names (a quote doubled inside
+// one closes and reopens it); -1 if s does not start with one or it is
+// not closed.
 func closingParen(s string) int {
 	if s == "" || s[0] != '(' {
 		return -1

@@ -29,8 +29,19 @@ import (
 // gets the task without sleeping. Tasks enqueued by other processes are
 // found when the wait ends, as by a slower poll. Without a wait (the worker
 // role, whose tasks come from api processes) it changes nothing.
+//
+// The waker also counts the tasks this process put in the queue and has
+// not yet seen dequeued. When none is left, a dequeue waits before it
+// looks rather than after: at a light load the queue is empty after each
+// task, and asynq's look that finds it so was one Redis round trip per
+// task out of four. The count is trusted only from a look that found the
+// queue empty until a task it did not count is dequeued (tasks left from
+// before a restart, or another process's): until the queue is next seen
+// empty, every dequeue looks at once, as asynq's own would.
 type waker struct {
 	wait     atomic.Int64  // nanoseconds; 0: dequeues do not wait
+	queued   atomic.Int64  // tasks this process queued, less those dequeued since; never below 0
+	known    atomic.Bool   // queued is all the queue holds, as far as this process can tell
 	enqueue  chan struct{} // a task was enqueued since the last dequeue looked
 	stopped  chan struct{} // closed by stop
 	stopOnce sync.Once
@@ -98,7 +109,8 @@ func (w *waker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		if !isDequeue(keys) {
 			err := next(ctx, cmd)
-			if err == nil && slices.Contains(keys, any(pendingKey)) && !addedNone(cmd) {
+			if n := added(cmd); err == nil && slices.Contains(keys, any(pendingKey)) && n > 0 {
+				w.queued.Add(n)
 				select {
 				case w.enqueue <- struct{}{}:
 				default: // told already
@@ -107,13 +119,21 @@ func (w *waker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			return err
 		}
 		wait := time.Duration(w.wait.Load())
+		waited := false
+		if wait > 0 && w.known.Load() && w.queued.Load() == 0 {
+			// Nothing of this process's is queued: the look waits for an
+			// enqueue, or for the wait's end (another process's tasks).
+			waited = true
+			w.await(ctx, wait)
+		}
 		select {
 		case <-w.enqueue: // what this dequeue will find; it need not be told again
 		default:
 		}
 		err := next(ctx, cmd)
+		w.looked(err)
 		c, ok := cmd.(*redis.Cmd) // what asynq's scripts answer in
-		if wait <= 0 || !ok || !errors.Is(err, redis.Nil) {
+		if wait <= 0 || waited || !ok || !errors.Is(err, redis.Nil) {
 			return err
 		}
 		timer := time.NewTimer(wait)
@@ -129,7 +149,9 @@ func (w *waker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 				return err
 			}
 			again := redis.NewCmd(ctx, cmd.Args()...)
-			if err := next(ctx, again); !errors.Is(err, redis.Nil) {
+			err := next(ctx, again)
+			w.looked(err)
+			if !errors.Is(err, redis.Nil) {
 				c.SetVal(again.Val())
 				c.SetErr(err)
 				return err
@@ -138,16 +160,55 @@ func (w *waker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// addedNone tells a script that added no task (its answer the number it
-// added, or 1/0): an enqueue of an id already taken, or a forward of due
-// retries when none is due, as every 250 ms.
-func addedNone(cmd redis.Cmder) bool {
+// await waits up to wait for an enqueue (leaving it to be taken by the
+// dequeue that follows), for the waker to stop or for ctx to end.
+func (w *waker) await(ctx context.Context, wait time.Duration) {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-w.enqueue:
+	case <-timer.C:
+	case <-w.stopped:
+	case <-ctx.Done():
+	}
+}
+
+// looked counts a dequeue's answer: an empty queue holds nothing; a task
+// is one fewer queued, or, when none was counted, one of a producer the
+// count does not know, which may have queued more.
+func (w *waker) looked(err error) {
+	switch {
+	case err == nil:
+		for {
+			n := w.queued.Load()
+			if n <= 0 {
+				w.known.Store(false)
+				return
+			}
+			if w.queued.CompareAndSwap(n, n-1) {
+				return
+			}
+		}
+	case errors.Is(err, redis.Nil):
+		w.queued.Store(0)
+		w.known.Store(true)
+	}
+}
+
+// added returns how many tasks a script that adds to the queue added (its
+// answer the number, or 1/0): none for an enqueue of an id already taken,
+// or a forward of due retries when none is due, as every 250 ms. An answer
+// of another kind counts as one.
+func added(cmd redis.Cmder) int64 {
 	c, ok := cmd.(*redis.Cmd)
 	if !ok {
-		return false
+		return 1
 	}
 	n, ok := c.Val().(int64)
-	return ok && n == 0
+	if !ok {
+		return 1
+	}
+	return n
 }
 
 var _ redis.Hook = (*waker)(nil)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,12 +52,22 @@ func newWakeRig(t *testing.T, wait time.Duration) *wakeRig {
 // forward.
 func newWakeRigForwarding(t *testing.T, wait, forward time.Duration) *wakeRig {
 	t.Helper()
+	return newWakeRigLeft(t, wait, forward, nil)
+}
+
+// newWakeRigLeft is newWakeRigForwarding with tasks (their payloads) in the
+// queue before the worker starts, as a restart finds them.
+func newWakeRigLeft(t *testing.T, wait, forward time.Duration, left []string) *wakeRig {
+	t.Helper()
 	opt, err := redis.ParseURL(redisDB(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &wakeRig{rdb: redis.NewClient(opt), waker: app.NewWaker(), handled: make(chan string, 10)}
+	r := &wakeRig{rdb: redis.NewClient(opt), waker: app.NewWaker(), handled: make(chan string, 100)}
 	t.Cleanup(func() { r.rdb.Close() })
+	for _, p := range left {
+		enqueue(t, r.rdb, p) // the waker is not on the client yet
+	}
 	r.waker.SetWait(wait)
 	r.rdb.AddHook(r.waker)
 	r.rdb.AddHook(dequeueCounter{&r.dequeues}) // inside the waker: every dequeue it sends
@@ -152,4 +163,41 @@ func TestWakerIgnoresEmptyForwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.expect(t, "due", "the forward that moved it did not end the wait of a minute")
+}
+
+// TestWakerLooksOncePerOwnTask: at a light load the queue is empty after
+// each task; knowing that nothing of its own is left, the worker waits for
+// the next enqueue before it looks, instead of looking, finding nothing and
+// then waiting: one dequeue per task, not two.
+func TestWakerLooksOncePerOwnTask(t *testing.T) {
+	r := newWakeRig(t, time.Minute)
+	idle := r.dequeues.Load()
+	for i := range 5 {
+		p := fmt.Sprint("task ", i)
+		enqueue(t, r.rdb, p)
+		r.expect(t, p, "the enqueue did not end the wait")
+		time.Sleep(20 * time.Millisecond) // asynq is back in its dequeue, waiting
+	}
+	if n := r.dequeues.Load() - idle; n != 5 {
+		t.Errorf("%d dequeues for 5 tasks enqueued one at a time; want 5", n)
+	}
+}
+
+// TestWakerDrainsTasksLeftFromBefore: tasks the waker did not see queued
+// (left from before a restart, or another process's) are taken one after
+// the other, without the wait (a minute here) between them that its own
+// count, which holds none of them, would ask for.
+func TestWakerDrainsTasksLeftFromBefore(t *testing.T) {
+	left := make([]string, 20)
+	for i := range left {
+		left[i] = fmt.Sprint("left ", i)
+	}
+	r := newWakeRigLeft(t, time.Minute, time.Minute, left)
+	for _, p := range left {
+		r.expect(t, p, "a task left in the queue waited for the next enqueue")
+	}
+	// Then the queue was seen empty: a task of its own runs at once.
+	time.Sleep(20 * time.Millisecond)
+	enqueue(t, r.rdb, "mine")
+	r.expect(t, "mine", "the enqueue did not end the wait")
 }

@@ -188,6 +188,10 @@ type work struct {
 	// Runs that may have ended but were not completed: checked again
 	// once the transaction has committed.
 	recheck []string
+	// settle, when set, runs once the transaction has committed, before
+	// what follows the commit (for what a statement sent with the commit
+	// answers).
+	settle func(w *work)
 	// The pending steps in steps with the contact and event they run
 	// with, remembered once committed (recentSteps), when that is on.
 	known []StepLoad
@@ -255,6 +259,9 @@ func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx, w
 	}
 	if err != nil {
 		return err
+	}
+	if w.settle != nil {
+		w.settle(&w)
 	}
 	e.recent.put(w.known) // before the steps are enqueued, for their workers
 	e.enqueue(ctx, &w)

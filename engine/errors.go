@@ -13,6 +13,10 @@ var (
 	// ErrRetry is a transaction the database gave up on because of a
 	// concurrent one (a deadlock): run again, it may well succeed.
 	ErrRetry = errors.New("lost to a concurrent transaction")
+	// ErrStale is a write that assumed rows were as last read and found
+	// them changed (a step another worker had finished): nothing of its
+	// transaction is stored.
+	ErrStale = errors.New("rows changed since they were read")
 )
 
 // InvalidError is well-formed input that breaks a rule (HTTP 422). Field

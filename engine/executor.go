@@ -175,6 +175,73 @@ func (e *Engine) commitOutcomes(batch []*outcome) {
 // attempts, applies contact changes, creates the next steps and completes
 // the runs that have nothing left, each kind in one statement.
 func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
+	if lastSteps(batch) {
+		err := e.commitLast(ctx, batch)
+		if !errors.Is(err, ErrStale) {
+			return err
+		}
+		// A step of the batch was finished elsewhere: sort them out.
+	}
+	return e.commitSorting(ctx, batch)
+}
+
+// lastSteps tells a batch of distinct steps that each end their run's
+// branch and change no contact, as the webhook at the end of a scenario:
+// committing it reads nothing.
+func lastSteps(batch []*outcome) bool {
+	seen := make(map[string]bool, len(batch))
+	for _, o := range batch {
+		if seen[o.st.ID] || len(o.res.Changes) > 0 || !o.res.End && len(o.plan.next(o.st.NodeID, o.res.Label)) > 0 {
+			return false
+		}
+		seen[o.st.ID] = true
+	}
+	return true
+}
+
+// commitLast commits a batch of lastSteps assuming every step is still
+// pending, as it is unless another worker ran it too: the steps' finish,
+// their runs' completion, deliveries, attempts and counters then go as one
+// statement on PostgreSQL (FinishAll). If a step was not pending, nothing
+// is stored and the error is ErrStale.
+func (e *Engine) commitLast(ctx context.Context, batch []*outcome) error {
+	ids := make([]string, len(batch))
+	var ending []string
+	ends := map[string]bool{}
+	for i, o := range batch {
+		ids[i] = o.st.ID
+		if !ends[o.run.ID] {
+			ends[o.run.ID] = true
+			ending = append(ending, o.run.ID)
+		}
+	}
+	return e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
+		var completed []string
+		if err := tx.FinishAll(ctx, ids, e.now(), ending, &completed); err != nil {
+			return err
+		}
+		if err := e.storeFirstAttempts(ctx, tx, w, batch); err != nil {
+			return err
+		}
+		// As commitSorting's recheck; known only once committed.
+		w.settle = func(w *work) {
+			done := make(map[string]bool, len(completed))
+			for _, id := range completed {
+				done[id] = true
+			}
+			for _, id := range ending {
+				if !done[id] {
+					w.recheck = append(w.recheck, id)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// commitSorting is commitTogether for any batch: it finishes the steps
+// first, and goes on with those it finished.
+func (e *Engine) commitSorting(ctx context.Context, batch []*outcome) error {
 	return e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
 		// What follows each step is known before anything is written, so
 		// the runs it ends complete with the steps' finish, in one

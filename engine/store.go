@@ -85,6 +85,11 @@ type Tx interface {
 	// returns their ids; if it finished any, it then completes the runs of
 	// complete that have nothing pending left and returns theirs too.
 	FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) (finished, completed []string, err error)
+	// FinishAll is FinishSteps for steps (distinct ids) that must all be
+	// pending: if one is not, the transaction fails with ErrStale and
+	// stores nothing. It may be sent with the commit, so the runs it
+	// completed are in *completed only once the transaction has committed.
+	FinishAll(ctx context.Context, ids []string, at time.Time, complete []string, completed *[]string) error
 	// InsertDeliveries inserts the deliveries whose id is new and reports
 	// for each whether it did.
 	InsertDeliveries(ctx context.Context, ds []*Delivery) ([]bool, error)

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"database/sql/driver"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -317,6 +319,66 @@ SELECT id, false AS run FROM finished UNION ALL SELECT id, true FROM completed`,
 		}
 	}
 	return finished, completed, wrap(err, "finish %d steps", len(ids))
+}
+
+// staleMark is in the error FinishAll's statement makes when a step is no
+// longer pending.
+const staleMark = "sluice: steps no longer pending"
+
+// FinishAll moves the steps (distinct ids, all pending) to done and
+// completes the runs of complete with nothing pending left, as FinishSteps
+// does. On PostgreSQL the statement waits for the commit (queryLater) and
+// the writes after it join it, so a step's finish, its delivery, attempt
+// and counters are one statement. A step that is no longer pending fails
+// it: PostgreSQL has no RAISE outside PL/pgSQL, so the statement casts a
+// text that says so to an integer, which fails (isStale).
+func (r *repo) FinishAll(ctx context.Context, ids []string, at time.Time, complete []string, completed *[]string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if !r.st.postgres {
+		finished, done, err := r.FinishSteps(ctx, ids, at, complete)
+		if err != nil {
+			return err
+		}
+		if len(finished) != len(ids) {
+			return fmt.Errorf("finish %d steps: %d pending: %w", len(ids), len(finished), engine.ErrStale)
+		}
+		*completed = done
+		return nil
+	}
+	q := `WITH finished AS (
+  UPDATE steps SET status = 'done', error = '', done_at = ?
+  WHERE id IN (?) AND ` + pendingByID + ` RETURNING id, run_id
+)`
+	args := []any{ut(at), bun.In(ids)}
+	main := ""
+	if len(complete) > 0 {
+		q += `, completed AS (
+  UPDATE runs SET status = 'completed'
+  WHERE id IN (SELECT run_id FROM finished) AND id IN (?) AND status = 'active'
+  AND (SELECT COUNT(*) FILTER (WHERE steps.status = 'pending' AND steps.id NOT IN (SELECT id FROM finished))
+       FROM steps WHERE steps.run_id = runs.id) = 0
+  RETURNING id
+)`
+		args = append(args, bun.In(complete))
+		main = "SELECT id FROM completed UNION ALL "
+	}
+	q += "\n" + main + "SELECT CAST(? || COUNT(*) || ' of ' || ? AS integer)::text FROM finished HAVING COUNT(*) <> ?"
+	args = append(args, staleMark+": finished ", len(ids), len(ids))
+	sink := func(row []driver.Value) error {
+		switch v := row[0].(type) {
+		case string:
+			*completed = append(*completed, v)
+		case []byte:
+			*completed = append(*completed, string(v))
+		default:
+			return fmt.Errorf("finish steps: a completed run id of type %T", v)
+		}
+		return nil
+	}
+	_, err := r.conn(ctx).ExecContext(queryLater(ctx, sink), q, args...)
+	return wrap(err, "finish %d steps", len(ids))
 }
 
 // InsertDeliveries inserts the deliveries whose id is new and reports for

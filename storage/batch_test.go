@@ -411,6 +411,73 @@ func TestFinishStepsCompletes(t *testing.T) {
 	})
 }
 
+// FinishAll finishes steps that are all pending and completes the runs it
+// ends, with what the transaction writes after it; when one step is no
+// longer pending, the transaction fails with ErrStale and stores nothing,
+// neither the other steps' finish nor the writes after it.
+func TestFinishAll(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		f := newFixture(t, s)
+		ctx := f.ctx
+		f.scenario("scn_a")
+		last := f.run("run_last", "scn_a", "con_1")     // its one pending step finishes
+		branch := f.run("run_branch", "scn_a", "con_2") // another branch stays pending
+		later := f.run("run_later", "scn_a", "con_3")
+		done := step("stp_done", later, "n2", t0)
+		done.Status, done.DoneAt = engine.StepDone, ptr(at(-60))
+		steps := []*engine.Step{step("stp_last", last, "n1", t0), step("stp_branch", branch, "n1", t0),
+			step("stp_branch_b", branch, "n2", t0), step("stp_later", later, "n1", t0), done}
+		if _, err := s.InsertSteps(ctx, steps); err != nil {
+			t.Fatal(err)
+		}
+		finish := func(ids []string, runs []string, d *engine.Delivery) ([]string, error) {
+			var completed []string
+			err := s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+				if err := tx.FinishAll(ctx, ids, at(5), runs, &completed); err != nil {
+					return err
+				}
+				if err := tx.InsertNewDeliveries(ctx, []*engine.Delivery{d}); err != nil {
+					return err
+				}
+				return tx.BumpStats(ctx, []engine.StatDelta{{ScenarioID: "scn_a", Version: 1, NodeID: "n1", Hour: t0, Accepted: 1}})
+			})
+			return completed, err
+		}
+		completed, err := finish([]string{"stp_last", "stp_branch"}, []string{last.ID, branch.ID}, delivery("dlv_1", "scn_a", "n1", t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{last.ID}; !slices.Equal(completed, want) {
+			t.Errorf("FinishAll completed %v, want %v", completed, want)
+		}
+		if _, err := s.GetDelivery(ctx, "dlv_1"); err != nil {
+			t.Errorf("the delivery written after FinishAll: %v", err)
+		}
+
+		_, err = finish([]string{"stp_later", "stp_done"}, []string{later.ID}, delivery("dlv_2", "scn_a", "n1", t0))
+		if !errors.Is(err, engine.ErrStale) {
+			t.Fatalf("FinishAll of a step done already: %v, want ErrStale", err)
+		}
+		if _, err := s.GetDelivery(ctx, "dlv_2"); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("the delivery of the failed transaction: %v, want ErrNotFound", err)
+		}
+		for id, want := range map[string]engine.StepStatus{"stp_last": engine.StepDone, "stp_branch": engine.StepDone,
+			"stp_branch_b": engine.StepPending, "stp_later": engine.StepPending} {
+			if st, err := s.GetStep(ctx, id); err != nil || st.Status != want {
+				t.Errorf("%s: %v, %v; want %s", id, st, err, want)
+			}
+		}
+		if r, err := s.GetRun(ctx, later.ID); err != nil || r.Status != engine.RunActive {
+			t.Errorf("run of the failed transaction: %v, %v; want active", r, err)
+		}
+		stats, err := s.GetStats(ctx, "scn_a", 1)
+		if err != nil || len(stats) != 1 || stats[0].Accepted != 1 {
+			t.Errorf("counters: %+v, %v; want the first transaction's only", stats, err)
+		}
+	})
+}
+
 func TestInsertDeliveries(t *testing.T) {
 	t.Parallel()
 	storagetest.Each(t, func(t *testing.T, s *storage.Store) {

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -86,6 +87,19 @@ type laterResult struct{}
 
 func (laterResult) LastInsertId() (int64, error) { return 0, errSentLater }
 func (laterResult) RowsAffected() (int64, error) { return 0, errSentLater }
+
+// rowsKey holds, in a context, what takes the rows of a query sent later
+// (queryLater).
+type rowsKey struct{}
+
+// queryLater returns ctx marked so that, inside a PostgreSQL transaction
+// that has sent nothing yet, the query run with it (by ExecContext) waits
+// like a later statement, and sink gets its rows when it is sent: with
+// the commit, as the main statement of the waiting writes merged into it
+// (mergeWrites), or before the next statement. Elsewhere it runs at once.
+func queryLater(ctx context.Context, sink func(row []driver.Value) error) context.Context {
+	return context.WithValue(ctx, rowsKey{}, sink)
+}
 
 // readFirstKey marks a context whose query may run before its
 // transaction's BEGIN.
@@ -199,6 +213,17 @@ func (cn *pgConn) ExecContext(ctx context.Context, query string, args []driver.N
 		}
 		return laterResult{}, cn.exchange(ctx, "")
 	}
+	if sink, ok := ctx.Value(rowsKey{}).(func([]driver.Value) error); ok && len(args) == 0 {
+		if cn.inTx && !cn.begun && len(cn.pending) == 0 {
+			cn.pending = append(cn.pending, piece{sql: query, sink: sink})
+			return laterResult{}, nil
+		}
+		if err := cn.flush(ctx, false); err != nil {
+			return nil, err
+		}
+		cn.trips.Add(1)
+		return laterResult{}, cn.queryInto(ctx, cn.take(query), sink)
+	}
 	if cn.inTx && len(args) == 0 && ctx.Value(laterKey{}) != nil && mayWait(query) {
 		cn.pending = append(cn.pending, piece{sql: query})
 		return laterResult{}, nil
@@ -251,6 +276,11 @@ func (cn *pgConn) flush(ctx context.Context, alone bool) error {
 	if !cn.waiting() {
 		return nil
 	}
+	if cn.headWaits() {
+		if err := cn.sendHead(ctx); err != nil {
+			return err
+		}
+	}
 	if cn.copyWaits() {
 		return cn.exchange(ctx, "")
 	}
@@ -259,6 +289,43 @@ func (cn *pgConn) flush(ctx context.Context, alone bool) error {
 	}
 	cn.trips.Add(1)
 	_, err := cn.Conn.ExecContext(ctx, cn.take(""), nil)
+	return err
+}
+
+// headWaits tells whether a query sent later (queryLater) waits: it is
+// then the first waiting statement.
+func (cn *pgConn) headWaits() bool { return len(cn.pending) > 0 && cn.pending[0].sink != nil }
+
+// sendHead sends the waiting query (after BEGIN, if that waits) on its own
+// and gives its rows to its sink.
+func (cn *pgConn) sendHead(ctx context.Context) error {
+	h := cn.pending[0]
+	cn.pending = append(cn.pending[:0], cn.pending[1:]...)
+	q, n := h.sql, uint64(1)
+	if cn.inTx && !cn.begun {
+		q, n = "BEGIN;\n"+q, 2
+		cn.begun = true
+	}
+	cn.trips.Add(1)
+	cn.count.Add(n)
+	return cn.queryInto(ctx, q, h.sink)
+}
+
+// queryInto runs a query and gives each row to sink.
+func (cn *pgConn) queryInto(ctx context.Context, query string, sink func([]driver.Value) error) error {
+	rows, err := cn.Conn.QueryContext(ctx, query, nil)
+	if err != nil {
+		return err
+	}
+	row := make([]driver.Value, len(rows.Columns()))
+	for err == nil {
+		if err = rows.Next(row); err == nil {
+			err = sink(row)
+		}
+	}
+	if cerr := rows.Close(); errors.Is(err, io.EOF) {
+		err = cerr
+	}
 	return err
 }
 
@@ -342,8 +409,23 @@ func (tx pgTx) Commit() error {
 		return nil // only BEGIN waited: nothing ran
 	}
 	ctx := context.Background()
+	if cn.headWaits() && !cn.begun {
+		if merged, ok := mergeWrites(cn.pending); ok {
+			// The query and the writes after it in one statement, its
+			// own transaction.
+			sink := cn.pending[0].sink
+			cn.inTx, cn.pending = false, cn.pending[:0]
+			cn.trips.Add(1)
+			cn.count.Add(1)
+			return cn.queryInto(ctx, merged, sink)
+		}
+	}
 	var err error
+	if cn.headWaits() {
+		err = cn.sendHead(ctx)
+	}
 	switch {
+	case err != nil:
 	case cn.copyWaits():
 		err = cn.exchange(ctx, "COMMIT")
 	case !cn.begun:

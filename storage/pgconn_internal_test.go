@@ -1,6 +1,9 @@
 package storage
 
-import "testing"
+import (
+	"database/sql/driver"
+	"testing"
+)
 
 // Only statements that return no rows may be held back: pgdriver reads
 // the rows of the first statement of a message that has any.
@@ -31,6 +34,7 @@ func TestMergeWrites(t *testing.T) {
 		}
 		return ps
 	}
+	q := func(sql string) []piece { return []piece{{sql: sql, sink: func([]driver.Value) error { return nil }}} }
 	for _, tc := range []struct {
 		name string
 		in   []piece
@@ -52,6 +56,15 @@ func TestMergeWrites(t *testing.T) {
 		{"unclosed", p(`INSERT INTO a VALUES (1)`, `WITH t AS (INSERT INTO b VALUES ('1)) INSERT INTO c VALUES (1)`), ""},
 		{"a name twice", p(`WITH t AS (INSERT INTO a VALUES (1)) INSERT INTO b VALUES (1)`, `WITH t AS (INSERT INTO c VALUES (1)) INSERT INTO d VALUES (1)`), ""},
 		{"a copy", []piece{{sql: `INSERT INTO a VALUES (1)`}, {sql: `COPY b FROM STDIN`, rows: []byte("1\n")}}, ""},
+		{"a query first", append(q(`WITH f AS (
+  UPDATE "steps" SET s = 'done' RETURNING id
+), c AS (UPDATE runs SET s = 1 WHERE id IN (SELECT id FROM f) RETURNING id)
+SELECT id FROM c`), p(`INSERT INTO d VALUES (1)`, `WITH totals AS (INSERT INTO e VALUES (1)) INSERT INTO g VALUES (2)`)...),
+			`WITH f AS (UPDATE "steps" SET s = 'done' RETURNING id), c AS (UPDATE runs SET s = 1 WHERE id IN (SELECT id FROM f) RETURNING id), sluice_w1 AS (INSERT INTO d VALUES (1)), totals AS (INSERT INTO e VALUES (1)), sluice_w2 AS (INSERT INTO g VALUES (2)) SELECT id FROM c`},
+		{"a query alone", q(`WITH f AS (UPDATE steps SET s = 1 RETURNING id) SELECT id FROM f`), `WITH f AS (UPDATE steps SET s = 1 RETURNING id) SELECT id FROM f`},
+		{"a query writing a table twice", append(q(`WITH f AS (UPDATE steps SET s = 1 RETURNING id) SELECT id FROM f`), p(`INSERT INTO steps VALUES (1)`)...), ""},
+		{"a query reading in its WITH", q(`WITH f AS (SELECT 1) SELECT * FROM f`), ""},
+		{"a query not last", append(p(`INSERT INTO a VALUES (1)`), q(`WITH f AS (UPDATE steps SET s = 1 RETURNING id) SELECT id FROM f`)...), ""},
 	} {
 		got, ok := mergeWrites(tc.in)
 		if ok != (tc.want != "") || got != tc.want {

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -347,4 +348,55 @@ func failedTrips(t *testing.T, s *storage.Store, read bool, id string) uint64 {
 		t.Fatalf("event of the rolled-back transaction: %v, want ErrNotFound", err)
 	}
 	return rt
+}
+
+// A query sent later (FinishAll's) waits for the commit and the writes
+// after it join it: the finish, the delivery and the counters are one
+// statement. A query in between sends it first, on its own, and what it
+// answers is read all the same.
+func TestQueryLaterJoinsTheCommit(t *testing.T) {
+	s := openPostgresOneConn(t)
+	ctx := context.Background()
+	f := newFixture(t, s)
+	sc := f.scenario("scn_1")
+	finish := func(id string, between bool) (rt, st uint64, completed []string) {
+		t.Helper()
+		r := f.run("run_"+id, sc.ID, "con_"+id)
+		if _, err := s.InsertSteps(ctx, []*engine.Step{step(id, r, "hook", t0)}); err != nil {
+			t.Fatal(err)
+		}
+		rt, st, err := trips(t, s, func() error {
+			return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+				if err := tx.FinishAll(ctx, []string{id}, at(5), []string{r.ID}, &completed); err != nil {
+					return err
+				}
+				if between {
+					if _, err := tx.GetRun(ctx, r.ID); err != nil {
+						return err
+					}
+				}
+				if err := tx.InsertNewDeliveries(ctx, []*engine.Delivery{delivery("dlv_"+id, sc.ID, "hook", t0)}); err != nil {
+					return err
+				}
+				return tx.BumpStats(ctx, []engine.StatDelta{{ScenarioID: sc.ID, Version: 1, NodeID: "hook", Hour: t0, Accepted: 1}})
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{r.ID}; !slices.Equal(completed, want) {
+			t.Errorf("completed %v, want %v", completed, want)
+		}
+		return rt, st, completed
+	}
+	if rt, st, _ := finish("stp_1", false); rt != 1 || st != 1 {
+		t.Errorf("finish, delivery and counters: %d round trips, %d statements; want 1 and 1", rt, st)
+	}
+	if rt, st, _ := finish("stp_2", true); rt != 3 || st != 5 {
+		t.Errorf("with a read between: %d round trips, %d statements; want 3 (BEGIN and the finish; the read; the writes and COMMIT) and 5", rt, st)
+	}
+	stats, err := s.GetStats(ctx, sc.ID, 1)
+	if err != nil || len(stats) != 1 || stats[0].Accepted != 2 {
+		t.Fatalf("counters: %+v, %v; want 2 accepted", stats, err)
+	}
 }

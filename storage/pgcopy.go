@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -154,10 +155,11 @@ func appendCopyValue(b, lit []byte) ([]byte, error) {
 var copySpecial = [256]bool{'\'': true, '\\': true, '\n': true, '\r': true, '\t': true}
 
 // piece is a statement waiting for the next one: SQL, and for a COPY its
-// rows.
+// rows, or for a query sent later what takes its rows (queryLater).
 type piece struct {
 	sql  string
 	rows []byte
+	sink func(row []driver.Value) error
 }
 
 // exchange sends what waits, then tail (COMMIT, or nothing), in one

@@ -23,46 +23,66 @@ import (
 // statement, so a row may still refer to a row another part inserts.
 // Anything else is left as it is (ok false), and then goes as several
 // statements in one message, as before.
+//
+// A query sent later (queryLater: a WITH of UPDATEs or INSERTs, then a
+// SELECT) waits first when it waits at all; it is then the main statement,
+// and the INSERTs after it join its WITH, which makes one statement of a
+// single query too.
 func mergeWrites(ps []piece) (merged string, ok bool) {
-	if len(ps) < 2 {
+	head := len(ps) > 0 && ps[0].sink != nil
+	if len(ps) < 2 && !head {
 		return "", false
 	}
 	type part struct{ name, body string }
 	var parts []part
 	tables, names := map[string]bool{}, map[string]bool{}
-	add := func(name, body string) bool {
-		table, ok := insertTable(body)
-		if !ok || tables[table] || names[name] {
+	add := func(name, body string, table func(string) (string, bool)) bool {
+		t, ok := table(body)
+		if !ok || tables[t] || names[name] {
 			return false
 		}
-		tables[table], names[name] = true, true
+		tables[t], names[name] = true, true
 		parts = append(parts, part{name, body})
 		return true
 	}
 	var last string
 	for i, p := range ps {
-		if p.rows != nil {
-			return "", false // a COPY
+		if p.rows != nil || i > 0 && p.sink != nil {
+			return "", false // a COPY, or a second query
 		}
 		with, main, ok := splitWith(p.sql)
 		if !ok {
 			return "", false
 		}
+		table := insertTable
+		if p.sink != nil {
+			table = writeTable
+		}
 		for _, c := range with {
-			if !add(c[0], c[1]) {
+			if !add(c[0], c[1], table) {
 				return "", false
 			}
 		}
 		name := "sluice_w" + strconv.Itoa(i)
-		if i == len(ps)-1 {
-			if _, ok := insertTable(main); !ok || !add(name, main) {
+		if p.sink != nil {
+			if !strings.HasPrefix(main, "SELECT ") {
+				return "", false
+			}
+			last = main
+			continue
+		}
+		if i == len(ps)-1 && !head {
+			if !add(name, main, insertTable) {
 				return "", false
 			}
 			parts = parts[:len(parts)-1] // the last statement is the main one
 			last = main
-		} else if !add(name, main) {
+		} else if !add(name, main, insertTable) {
 			return "", false
 		}
+	}
+	if len(parts) == 0 {
+		return last, true
 	}
 	var q strings.Builder
 	q.WriteString("WITH ")
@@ -94,6 +114,17 @@ func insertTable(stmt string) (string, bool) {
 	return strings.Trim(rest[:end], `"`), true
 }
 
+// writeTable returns the table an INSERT or UPDATE statement writes.
+func writeTable(stmt string) (string, bool) {
+	if rest, ok := strings.CutPrefix(stmt, "UPDATE "); ok {
+		if end := strings.IndexByte(rest, ' '); end > 0 {
+			return strings.Trim(rest[:end], `"`), true
+		}
+		return "", false
+	}
+	return insertTable(stmt)
+}
+
 // splitWith splits a statement that starts with a WITH into the WITH's
 // parts (name and body) and the statement that follows; a statement
 // without WITH is all main. ok is false for what it cannot read (WITH
@@ -122,7 +153,7 @@ func splitWith(stmt string) (with [][2]string, main string, ok bool) {
 		if end < 0 {
 			return nil, "", false
 		}
-		with = append(with, [2]string{name, rest[1:end]})
+		with = append(with, [2]string{name, strings.TrimSpace(rest[1:end])})
 		rest = strings.TrimLeft(rest[end+1:], " \t\n")
 		if rest, found = strings.CutPrefix(rest, ","); !found {
 			return with, rest, true

@@ -102,16 +102,26 @@ func hourOf(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
 // sqlState is the SQLSTATE code of a PostgreSQL error, as pgdriver or an
 // exchange (pgcopy.go) reports it; "" for any other error.
-func sqlState(err error) string {
+func sqlState(err error) string { return pgField(err, 'C') }
+
+// pgField returns a field of a PostgreSQL error ('C' the SQLSTATE code,
+// 'M' the message), or "" if err is not one.
+func pgField(err error, k byte) string {
 	var pgErr pgdriver.Error
 	if errors.As(err, &pgErr) {
-		return pgErr.Field('C')
+		return pgErr.Field(k)
 	}
 	var xErr pgError
 	if errors.As(err, &xErr) {
-		return xErr.Field('C')
+		return xErr.Field(k)
 	}
 	return ""
+}
+
+// isStale reports whether err is the failure FinishAll's statement makes
+// when a step was no longer pending (staleMark).
+func isStale(err error) bool {
+	return sqlState(err) == "22P02" && strings.Contains(pgField(err, 'M'), staleMark)
 }
 
 // isUnique reports whether err is a unique (or primary key) violation.
@@ -155,6 +165,8 @@ func wrap(err error, format string, args ...any) error {
 		return fmt.Errorf("%s: %w: referenced row: %v", what, engine.ErrNotFound, err)
 	case isDeadlock(err):
 		return fmt.Errorf("%s: %w: %v", what, engine.ErrRetry, err)
+	case isStale(err):
+		return fmt.Errorf("%s: %w", what, engine.ErrStale)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

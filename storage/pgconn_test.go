@@ -400,3 +400,48 @@ func TestQueryLaterJoinsTheCommit(t *testing.T) {
 		t.Fatalf("counters: %+v, %v; want 2 accepted", stats, err)
 	}
 }
+
+// Writes that cannot join the query sent later (a COPY) follow it: the
+// query goes first with BEGIN, then the COPY with COMMIT. When the query
+// fails (a step no longer pending), the COPY is not sent and the
+// transaction is rolled back.
+func TestQueryLaterBeforeCopy(t *testing.T) {
+	s := openPostgres(t, storage.Config{MaxOpenConns: 1, CopyMinRows: 1})
+	ctx := context.Background()
+	f := newFixture(t, s)
+	sc := f.scenario("scn_1")
+	r := f.run("run_1", sc.ID, "con_1")
+	done := step("stp_done", r, "hook", t0)
+	done.Status, done.DoneAt = engine.StepDone, ptr(t0)
+	if _, err := s.InsertSteps(ctx, []*engine.Step{step("stp_1", r, "hook", t0), done}); err != nil {
+		t.Fatal(err)
+	}
+	finish := func(ids ...string) (uint64, error) {
+		rt, _, err := trips(t, s, func() error {
+			return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+				var completed []string
+				if err := tx.FinishAll(ctx, ids, at(5), []string{r.ID}, &completed); err != nil {
+					return err
+				}
+				return tx.InsertNewDeliveries(ctx, []*engine.Delivery{delivery("dlv_1", sc.ID, "hook", t0)})
+			})
+		})
+		return rt, err
+	}
+	if _, err := finish("stp_1", "stp_done"); !errors.Is(err, engine.ErrStale) {
+		t.Fatalf("FinishAll of a step done already, then a COPY: %v, want ErrStale", err)
+	}
+	if _, err := s.GetDelivery(ctx, "dlv_1"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("the COPY of the failed transaction: %v, want ErrNotFound", err)
+	}
+	rt, err := finish("stp_1")
+	if err != nil || rt != 2 {
+		t.Fatalf("FinishAll, then a COPY: %d round trips, %v; want 2 (BEGIN and the query; the COPY and COMMIT)", rt, err)
+	}
+	if _, err := s.GetDelivery(ctx, "dlv_1"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.GetStep(ctx, "stp_1"); err != nil || st.Status != engine.StepDone {
+		t.Fatalf("step: %v, %v; want done", st, err)
+	}
+}

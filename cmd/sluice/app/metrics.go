@@ -2,11 +2,11 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -149,10 +149,10 @@ func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
 // out of the scrape (and logged) rather than reported as zero.
 func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	q, err := g.insp.GetQueueInfo(tasks.QueueName)
-	switch {
-	case errors.Is(err, asynq.ErrQueueNotFound):
-		q, err = &asynq.QueueInfo{}, nil
-	case err != nil:
+	if err != nil && g.noQueueYet() {
+		q, err = &asynq.QueueInfo{}, nil // nothing was ever queued: all zero
+	}
+	if err != nil {
 		g.log.Warn("metrics: queue info", "err", err)
 	}
 	if err == nil {
@@ -176,6 +176,15 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 		lag = now.Sub(gs.OldestDue).Seconds()
 	}
 	ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, lag)
+}
+
+// noQueueYet tells whether Redis knows no queue of Sluice's: asynq makes
+// one at the first enqueue, and its GetQueueInfo fails on one it does not
+// know with an error of its internal package (asynq.ErrQueueNotFound wraps
+// only the errors of other calls).
+func (g *gauges) noQueueYet() bool {
+	qs, err := g.insp.Queues()
+	return err == nil && !slices.Contains(qs, tasks.QueueName)
 }
 
 // checks are the health checks of every role: the database and Redis.

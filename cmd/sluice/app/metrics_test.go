@@ -52,6 +52,10 @@ func TestMetricsAfterDelivery(t *testing.T) {
 		if v, ok := before[accepted]; !ok || v != 0 {
 			t.Fatalf("%s = %v (present %v) before any delivery, want 0", accepted, v, ok)
 		}
+		// Before anything was queued, asynq has no queue yet: its gauges are zeros.
+		if v, ok := before[`sluice_queue_tasks{state="pending"}`]; !ok || v != 0 {
+			t.Errorf("pending tasks = %v (present %v) before any event, want 0", v, ok)
+		}
 		listID := s.list("Newsletter")
 		sc := s.webhookScenario(listID, rc.URL+"/hook")
 		s.must(202, "POST", "/api/v1/events", signup(listID, "ann@example.org", "Ann", "pro", 1), nil)

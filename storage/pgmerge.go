@@ -27,7 +27,9 @@ import (
 // A query sent later (queryLater: a WITH of UPDATEs or INSERTs, then a
 // SELECT) waits first when it waits at all; it is then the main statement,
 // and the INSERTs after it join its WITH, which makes one statement of a
-// single query too.
+// single query too. Issued before them, it would not have seen their rows
+// anyway; its tables are its own (each table once) and its SELECT reads
+// its WITH.
 func mergeWrites(ps []piece) (merged string, ok bool) {
 	head := len(ps) > 0 && ps[0].sink != nil
 	if len(ps) < 2 && !head {

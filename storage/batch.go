@@ -265,6 +265,26 @@ RETURNING id`, bun.In(ids)).Scan(ctx, &done)
 	return done, wrap(err, "complete %d runs", len(ids))
 }
 
+// finishedCTE and completedCTE are the PostgreSQL finish of FinishSteps
+// and FinishAll: the steps (arguments: the time, their ids) still pending
+// moved to done, then the runs (argument: their ids) of the steps finished
+// that are active with nothing else pending completed. The runs' update
+// sees the steps as they were before the statement, so the steps it
+// finishes are left out of the pending count by id.
+const (
+	finishedCTE = `WITH finished AS (
+  UPDATE steps SET status = 'done', error = '', done_at = ?
+  WHERE id IN (?) AND ` + pendingByID + ` RETURNING id, run_id
+)`
+	completedCTE = `, completed AS (
+  UPDATE runs SET status = 'completed'
+  WHERE id IN (SELECT run_id FROM finished) AND id IN (?) AND status = 'active'
+  AND (SELECT COUNT(*) FILTER (WHERE steps.status = 'pending' AND steps.id NOT IN (SELECT id FROM finished))
+       FROM steps WHERE steps.run_id = runs.id) = 0
+  RETURNING id
+)`
+)
+
 // FinishSteps moves those of the steps that are pending to done at at and
 // returns their ids; the others (finished meanwhile, or deleted) are left
 // alone. Then, if it finished any, it completes those of the runs in
@@ -300,16 +320,7 @@ WHERE id IN (?) AND `+pendingByID+` RETURNING id, run_id`, ut(at), bun.In(ids)).
 		ID  string `bun:"id"`
 		Run bool   `bun:"run"`
 	}
-	err = r.conn(ctx).NewRaw(`WITH finished AS (
-  UPDATE steps SET status = 'done', error = '', done_at = ?
-  WHERE id IN (?) AND `+pendingByID+` RETURNING id, run_id
-), completed AS (
-  UPDATE runs SET status = 'completed'
-  WHERE id IN (SELECT run_id FROM finished) AND id IN (?) AND status = 'active'
-  AND (SELECT COUNT(*) FILTER (WHERE steps.status = 'pending' AND steps.id NOT IN (SELECT id FROM finished))
-       FROM steps WHERE steps.run_id = runs.id) = 0
-  RETURNING id
-)
+	err = r.conn(ctx).NewRaw(finishedCTE+completedCTE+`
 SELECT id, false AS run FROM finished UNION ALL SELECT id, true FROM completed`, ut(at), bun.In(ids), bun.In(complete)).Scan(ctx, &rows)
 	for _, row := range rows {
 		if row.Run {
@@ -347,34 +358,22 @@ func (r *repo) FinishAll(ctx context.Context, ids []string, at time.Time, comple
 		*completed = done
 		return nil
 	}
-	q := `WITH finished AS (
-  UPDATE steps SET status = 'done', error = '', done_at = ?
-  WHERE id IN (?) AND ` + pendingByID + ` RETURNING id, run_id
-)`
+	q := finishedCTE
 	args := []any{ut(at), bun.In(ids)}
 	main := ""
 	if len(complete) > 0 {
-		q += `, completed AS (
-  UPDATE runs SET status = 'completed'
-  WHERE id IN (SELECT run_id FROM finished) AND id IN (?) AND status = 'active'
-  AND (SELECT COUNT(*) FILTER (WHERE steps.status = 'pending' AND steps.id NOT IN (SELECT id FROM finished))
-       FROM steps WHERE steps.run_id = runs.id) = 0
-  RETURNING id
-)`
+		q += completedCTE
 		args = append(args, bun.In(complete))
 		main = "SELECT id FROM completed UNION ALL "
 	}
 	q += "\n" + main + "SELECT CAST(? || COUNT(*) || ' of ' || ? AS integer)::text FROM finished HAVING COUNT(*) <> ?"
 	args = append(args, staleMark+": finished ", len(ids), len(ids))
 	sink := func(row []driver.Value) error {
-		switch v := row[0].(type) {
-		case string:
-			*completed = append(*completed, v)
-		case []byte:
-			*completed = append(*completed, string(v))
-		default:
-			return fmt.Errorf("finish steps: a completed run id of type %T", v)
+		id, err := textValue(row[0])
+		if err != nil {
+			return fmt.Errorf("a completed run: %w", err)
 		}
+		*completed = append(*completed, id)
 		return nil
 	}
 	_, err := r.conn(ctx).ExecContext(queryLater(ctx, sink), q, args...)

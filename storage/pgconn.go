@@ -137,24 +137,27 @@ func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
 
 // show returns the value of a run-time setting.
 func (cn *pgConn) show(ctx context.Context, name string) (string, error) {
-	cn.trips.Add(1)
-	cn.count.Add(1)
-	rows, err := cn.Conn.QueryContext(ctx, "SHOW "+name, nil)
+	cn.sent(1)
+	var v string
+	err := cn.queryInto(ctx, "SHOW "+name, func(row []driver.Value) (err error) {
+		v, err = textValue(row[0])
+		return err
+	})
 	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	v := make([]driver.Value, 1)
-	if err := rows.Next(v); err != nil {
 		return "", fmt.Errorf("storage: show %s: %w", name, err)
 	}
-	switch v := v[0].(type) {
+	return v, nil
+}
+
+// textValue returns a text column's value as the driver gave it.
+func textValue(v driver.Value) (string, error) {
+	switch v := v.(type) {
 	case string:
 		return v, nil
 	case []byte:
 		return string(v), nil
 	}
-	return "", fmt.Errorf("storage: show %s: a %T", name, v[0])
+	return "", fmt.Errorf("a text column read as %T", v)
 }
 
 // pgConn is a pgdriver connection that holds back BEGIN and later
@@ -172,6 +175,16 @@ type pgConn struct {
 // waiting tells whether anything waits to be sent: BEGIN or statements.
 func (cn *pgConn) waiting() bool { return len(cn.pending) > 0 || cn.inTx && !cn.begun }
 
+// untouched tells a transaction that has neither sent nor held back any
+// statement yet: only its BEGIN waits.
+func (cn *pgConn) untouched() bool { return cn.inTx && !cn.begun && len(cn.pending) == 0 }
+
+// sent counts a round trip carrying n statements.
+func (cn *pgConn) sent(n uint64) {
+	cn.trips.Add(1)
+	cn.count.Add(n)
+}
+
 // copyWaits tells whether a COPY is among the waiting statements: its rows
 // go only by an exchange (pgcopy.go).
 func (cn *pgConn) copyWaits() bool {
@@ -187,8 +200,7 @@ func (cn *pgConn) Begin() (driver.Tx, error) {
 // the first statement; other options are sent at once by pgdriver.
 func (cn *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if opts.Isolation != driver.IsolationLevel(0) || opts.ReadOnly {
-		cn.trips.Add(1)
-		cn.count.Add(1)
+		cn.sent(1)
 		if _, err := cn.Conn.BeginTx(ctx, opts); err != nil {
 			return nil, err
 		}
@@ -214,7 +226,7 @@ func (cn *pgConn) ExecContext(ctx context.Context, query string, args []driver.N
 		return laterResult{}, cn.exchange(ctx, "")
 	}
 	if sink, ok := ctx.Value(rowsKey{}).(func([]driver.Value) error); ok && len(args) == 0 {
-		if cn.inTx && !cn.begun && len(cn.pending) == 0 {
+		if cn.untouched() {
 			cn.pending = append(cn.pending, piece{sql: query, sink: sink})
 			return laterResult{}, nil
 		}
@@ -239,9 +251,8 @@ func (cn *pgConn) ExecContext(ctx context.Context, query string, args []driver.N
 // marked readFirst when only BEGIN waits, alone and outside the
 // transaction.
 func (cn *pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if cn.readCommitted && cn.inTx && !cn.begun && len(cn.pending) == 0 && ctx.Value(readFirstKey{}) != nil {
-		cn.trips.Add(1)
-		cn.count.Add(1)
+	if cn.readCommitted && cn.untouched() && ctx.Value(readFirstKey{}) != nil {
+		cn.sent(1)
 		return cn.Conn.QueryContext(ctx, query, args)
 	}
 	if err := cn.flush(ctx, len(args) > 0); err != nil {
@@ -306,8 +317,7 @@ func (cn *pgConn) sendHead(ctx context.Context) error {
 		q, n = "BEGIN;\n"+q, 2
 		cn.begun = true
 	}
-	cn.trips.Add(1)
-	cn.count.Add(n)
+	cn.sent(n)
 	return cn.queryInto(ctx, q, h.sink)
 }
 
@@ -377,8 +387,7 @@ func (s *pgStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (dri
 	if err := s.cn.flush(ctx, true); err != nil {
 		return nil, err
 	}
-	s.cn.trips.Add(1)
-	s.cn.count.Add(1)
+	s.cn.sent(1)
 	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
@@ -387,8 +396,7 @@ func (s *pgStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (dr
 	if err := s.cn.flush(ctx, true); err != nil {
 		return nil, err
 	}
-	s.cn.trips.Add(1)
-	s.cn.count.Add(1)
+	s.cn.sent(1)
 	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 }
 
@@ -415,8 +423,7 @@ func (tx pgTx) Commit() error {
 			// own transaction.
 			sink := cn.pending[0].sink
 			cn.inTx, cn.pending = false, cn.pending[:0]
-			cn.trips.Add(1)
-			cn.count.Add(1)
+			cn.sent(1)
 			return cn.queryInto(ctx, merged, sink)
 		}
 	}
@@ -438,8 +445,7 @@ func (tx pgTx) Commit() error {
 		_, err = cn.Conn.ExecContext(ctx, cn.take("COMMIT"), nil)
 	}
 	if err != nil && cn.IsValid() {
-		cn.trips.Add(1)
-		cn.count.Add(1)
+		cn.sent(1)
 		_, _ = cn.Conn.ExecContext(ctx, "ROLLBACK", nil)
 	}
 	return err
@@ -453,8 +459,7 @@ func (tx pgTx) Rollback() error {
 	if !cn.begun {
 		return nil
 	}
-	cn.trips.Add(1)
-	cn.count.Add(1)
+	cn.sent(1)
 	_, err := cn.Conn.ExecContext(context.Background(), "ROLLBACK", nil)
 	return err
 }

@@ -194,9 +194,9 @@ type spyTx struct {
 	s *spyStore
 }
 
-func (tx spyTx) GetContactsByEmail(ctx context.Context, emails []string) ([]*engine.Contact, error) {
+func (tx spyTx) GetContactsByEmail(ctx context.Context, emails, scenarios []string) ([]*engine.Contact, []engine.Entry, error) {
 	defer tx.s.enter("GetContactsByEmail", emails)()
-	return tx.Tx.GetContactsByEmail(ctx, emails)
+	return tx.Tx.GetContactsByEmail(ctx, emails, scenarios)
 }
 
 func (tx spyTx) InsertNewContacts(ctx context.Context, cs []*engine.Contact) error {
@@ -655,15 +655,7 @@ func TestBatchIngestContactRace(t *testing.T) {
 		wg.Go(func() {
 			results[1], errs[1] = r2.e.Ingest(ctx, []engine.EventInput{{Type: "signup", Email: "Race@Example.org"}})
 		})
-		if st.Postgres() {
-			if !g2.wait(1) { // it read the contact missing too
-				t.Fatal("the second batch never came to insert its contact")
-			}
-		} else {
-			waitParked(t, "Ingest", 2) // SQLite: it waits for the one connection
-		}
-		r1.spy.release("InsertNewContacts")
-		r2.spy.release("InsertNewContacts")
+		releaseBoth(t, st, r1, r2, "InsertNewContacts", g2) // the second read the contact missing too
 		wg.Wait()
 		for i := range 2 {
 			if errs[i] != nil || len(results[i]) != 1 || results[i][0].Err != nil {
@@ -685,6 +677,75 @@ func TestBatchIngestContactRace(t *testing.T) {
 		want := 2 // one read per batch
 		if st.Postgres() {
 			want = 3 // and the loser's second try
+		}
+		if got := len(r1.spy.recorded("GetContactsByEmail")) + len(r2.spy.recorded("GetContactsByEmail")); got != want {
+			t.Errorf("%d contact reads, want %d", got, want)
+		}
+	})
+}
+
+// releaseBoth waits until the second of two racing batches reaches g2, the
+// gate of method that holds the first (on SQLite it waits for the one
+// connection instead), then lets both go on.
+func releaseBoth(t *testing.T, st *storage.Store, r1, r2 *rig, method string, g2 *gate) {
+	t.Helper()
+	if st.Postgres() {
+		if !g2.wait(1) {
+			t.Fatalf("the second batch never came to %s", method)
+		}
+	} else {
+		waitParked(t, "Ingest", 2)
+	}
+	r1.spy.release(method)
+	r2.spy.release(method)
+}
+
+// TestBatchIngestRunRace: two engines on one database whose batches start
+// the same known contact in a scenario entered once, at the same time. On
+// PostgreSQL both read (before BEGIN) that it has not entered, so both
+// insert its run without asking; the batch that commits second fails on
+// the run's unique key, runs again, reads the entry and starts nothing. The
+// contact enters once and is counted once.
+func TestBatchIngestRunRace(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r1, r2 := newRig(t, st), newRig(t, st)
+		ctx := context.Background()
+		sc := r1.activate(t, signupHook(), false)
+		r1.ingest(t, engine.EventInput{Type: "visit", Email: "race@example.org"}) // known, in no scenario
+		g1, g2 := r1.spy.hold("InsertNewContacts"), r2.spy.hold("InsertNewContacts")
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, r := range []*rig{r1, r2} {
+			wg.Go(func() {
+				res, err := r.e.Ingest(ctx, []engine.EventInput{{Type: "signup", Email: "race@example.org"}})
+				if err == nil && res[0].Err != nil {
+					err = res[0].Err
+				}
+				errs[i] = err
+			})
+			if i == 0 && !g1.wait(1) {
+				t.Fatal("the first batch never came past its read")
+			}
+		}
+		releaseBoth(t, st, r1, r2, "InsertNewContacts", g2) // the second read no entry too
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		if got := countRows(t, st, "SELECT COUNT(*) FROM runs WHERE scenario_id = ?", sc.ID); got != 1 {
+			t.Errorf("%d runs, want 1", got)
+		}
+		if s := r1.stats(t, sc.ID); s["t1"].Reached != 1 || s["w1"].Reached != 1 {
+			t.Errorf("reached: t1 %d, w1 %d; want 1 each", s["t1"].Reached, s["w1"].Reached)
+		}
+		s1, _ := r1.queue.enqueued()
+		s2, _ := r2.queue.enqueued()
+		if got := len(s1) + len(s2); got != 1 {
+			t.Errorf("%d steps queued, want 1", got)
+		}
+		want := 3 // the visit's read and one per batch
+		if st.Postgres() {
+			want = 4 // and the loser's second try
 		}
 		if got := len(r1.spy.recorded("GetContactsByEmail")) + len(r2.spy.recorded("GetContactsByEmail")); got != want {
 			t.Errorf("%d contact reads, want %d", got, want)
@@ -1252,9 +1313,22 @@ func TestRoundTripsPerEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	count("a known contact's signup", 3, 6, func() {
+	count("a known contact's signup", 2, 2, func() {
 		r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org", Data: map[string]any{"firstname": "Ada"}})
 	})
+	// A scenario entered once: the read of the contact says whether it
+	// has entered, so its run needs no answer either.
+	once := r.activate(t, signupHook(), false)
+	r.ingest(t, engine.EventInput{Type: "signup", Email: "warm2@example.org"})
+	count("a known contact's signup, entering once", 2, 2, func() {
+		r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org"})
+	})
+	count("a known contact's signup, entered already", 2, 2, func() {
+		r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org"})
+	})
+	if n := countRows(t, st, "SELECT count(*) FROM runs WHERE scenario_id = ?", once.ID); n != 2 {
+		t.Errorf("%d runs in the scenario entered once, want 2 (warm2 and new, once each)", n)
+	}
 }
 
 // TestIngestFill: with a linger too long to end first, events wait until

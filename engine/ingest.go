@@ -115,12 +115,17 @@ func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx 
 		return results, nil
 	}
 	var err error
-	for try := 0; try < 3; try++ {
+	const tries = 3
+	for try := 0; try < tries; try++ {
+		// The last try does not trust a read of the runs made before
+		// BEGIN (see upsertContacts): a contact that keeps entering
+		// scenarios from elsewhere cannot make the batch fail.
+		probe := try < tries-1
 		err = e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
 			for _, i := range valid { // a retried transaction starts clean
 				results[i] = IngestResult{}
 			}
-			if err := e.storeEvents(ctx, tx, w, inputs, valid, results); err != nil {
+			if err := e.storeEvents(ctx, tx, w, inputs, valid, results, probe); err != nil {
 				return err
 			}
 			if also != nil {
@@ -129,7 +134,8 @@ func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx 
 			return nil
 		})
 		// A conflict here is a new contact that another transaction
-		// created since this one looked (InsertNewContacts): the next try
+		// created since this one looked (InsertNewContacts), or a run that
+		// another transaction started since (dispatch): the next try
 		// finds it. A missing row is a scenario another process deleted
 		// since the active ones were cached (the store refuses its
 		// counters): the next try reloads them.
@@ -150,7 +156,9 @@ func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx 
 // storeEvents stores the valid inputs (indexes idx) in tx: contacts
 // created or merged, list subscriptions, the events and what they derive,
 // and the runs they start, each kind in one statement for the whole batch.
-func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []EventInput, idx []int, results []IngestResult) error {
+// With probe, the read of the contacts also reads which scenarios they
+// have entered, so that their runs need no answer either (dispatch).
+func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []EventInput, idx []int, results []IngestResult, probe bool) error {
 	now := e.now()
 	if err := e.checkLists(ctx, tx, inputs, idx, results); err != nil {
 		return err
@@ -164,7 +172,7 @@ func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []Event
 	if len(ok) == 0 {
 		return nil
 	}
-	ups, err := e.upsertContacts(ctx, tx, w, inputs, ok, now)
+	ups, runs, err := e.upsertContacts(ctx, tx, w, inputs, ok, now, probe)
 	if err != nil {
 		return err
 	}
@@ -186,7 +194,7 @@ func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []Event
 		results[i].EventID, results[i].ContactID = ev.ID, c.ID
 		for _, d := range append(ups[n].derived, ev) {
 			all = append(all, d)
-			items = append(items, dispatchItem{ev: d, c: c, fresh: ups[n].fresh})
+			items = append(items, dispatchItem{ev: d, c: c, fresh: ups[n].fresh, runs: runs})
 		}
 	}
 	if _, err := e.setSubscriptions(ctx, tx, w, changes, subscribers, fresh, now); err != nil {
@@ -253,15 +261,24 @@ type upserted struct {
 // contact in one statement and inserts the new ones in one; it returns,
 // per input, the contact and the events the change records: group_added
 // for each group a new contact starts in; contact_updated and group_added
-// for an existing contact that changed.
-func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []EventInput, idx []int, now time.Time) ([]upserted, error) {
+// for an existing contact that changed. With probe, the same read also
+// learns which of the scenarios the events may start the stored contacts
+// have entered (the scenarios they may enter once), and returns that.
+func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []EventInput, idx []int, now time.Time, probe bool) ([]upserted, *knownRuns, error) {
 	emails := make([]string, len(idx))
 	for n, i := range idx {
 		emails[n] = inputs[i].Email
 	}
-	found, err := tx.GetContactsByEmail(ctx, emails)
+	var once []string
+	if probe {
+		var err error
+		if once, err = e.enteredOnce(ctx, tx, inputs, idx); err != nil {
+			return nil, nil, err
+		}
+	}
+	found, entries, err := tx.GetContactsByEmail(ctx, emails, once)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	book := make(map[string]*Contact, len(idx))
 	for _, c := range found {
@@ -304,19 +321,77 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 	// new emails wait for each other instead of deadlocking.
 	slices.SortFunc(fresh, func(a, b *Contact) int { return strings.Compare(EmailKey(a.Email), EmailKey(b.Email)) })
 	if err := tx.InsertNewContacts(ctx, fresh); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, c := range fresh {
 		if err := e.publishCreated(ctx, tx, w, c, now); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, c := range changed {
 		if err := tx.UpdateContact(ctx, c); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, newKnownRuns(once, entries), nil
+}
+
+// enteredOnce returns the active scenarios, entered once per contact,
+// that the inputs' events may start, and those their contact changes
+// may (contact_updated, group_added, group_removed), in order.
+func (e *Engine) enteredOnce(ctx context.Context, tx Tx, inputs []EventInput, idx []int) ([]string, error) {
+	set, err := e.activeTriggers(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]bool{}
+	for _, i := range idx {
+		types[inputs[i].Type] = true
+		if inputs[i].Contact != nil {
+			types[EventContactUpdated], types[EventGroupAdded], types[EventGroupRemoved] = true, true, true
+		}
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for t := range types {
+		for _, group := range set.forType(t) {
+			for _, at := range group {
+				if s := at.scenario; !s.AllowReentry && !seen[s.ID] {
+					seen[s.ID] = true
+					ids = append(ids, s.ID)
+				}
+			}
+		}
+	}
+	slices.Sort(ids) // one statement text for one set
+	return ids, nil
+}
+
+// knownRuns is what a batch's read of its contacts found of their entries
+// into the scenarios it asked about (Tx.GetContactsByEmail).
+type knownRuns struct {
+	asked   map[string]bool
+	entered map[Entry]bool
+}
+
+func newKnownRuns(asked []string, entries []Entry) *knownRuns {
+	k := &knownRuns{asked: make(map[string]bool, len(asked)), entered: make(map[Entry]bool, len(entries))}
+	for _, id := range asked {
+		k.asked[id] = true
+	}
+	for _, en := range entries {
+		k.entered[en] = true
+	}
+	return k
+}
+
+// lookup says whether the read asked about contact's entry into scenario
+// and, if it did, whether the contact had entered it.
+func (k *knownRuns) lookup(scenario, contact string) (asked, entered bool) {
+	if k == nil || !k.asked[scenario] {
+		return false, false
+	}
+	return true, k.entered[Entry{ScenarioID: scenario, ContactID: contact}]
 }
 
 // recordEvents stores evs (all about contact c) and starts the runs they trigger.
@@ -338,21 +413,27 @@ func (e *Engine) recordEvents(ctx context.Context, tx Tx, w *work, evs []*Event,
 type dispatchItem struct {
 	ev    *Event
 	c     *Contact
-	fresh bool // c is created by this transaction, so it has no run yet
+	fresh bool       // c is created by this transaction, so it has no run yet
+	runs  *knownRuns // c's entries, read with c; nil: not read
 }
 
 // dispatch starts a run in every active scenario whose trigger matches an
 // item's event, all in a few statements. A contact enters a scenario once
-// unless the scenario allows re-entry. The runs of contacts the
-// transaction creates cannot meet a stored run, so they are told apart
-// here and written without waiting for an answer (InsertNewRuns).
+// unless the scenario allows re-entry. Some runs cannot meet a stored run:
+// those of contacts the transaction creates, those of scenarios that
+// allow re-entry (their entry key is the run's own id), and those of
+// contacts read with their entries (knownRuns) that had not entered. They
+// are told apart here and written without waiting for an answer
+// (InsertNewRuns); a run another transaction starts in the meantime makes
+// the commit fail with ErrConflict, which the caller retries. The others
+// are inserted unless they exist, which needs an answer (InsertRuns).
 func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatchItem) error {
 	set, err := e.activeTriggers(ctx, tx)
 	if err != nil {
 		return err
 	}
-	var runs, known, fresh []*Run   // all in order; of stored contacts; of new ones
-	entered := map[[3]string]bool{} // new contacts' runs: scenario, contact, entry key
+	var runs, known, fresh []*Run   // all in order; that may exist; that cannot
+	entered := map[[3]string]bool{} // the runs so far: scenario, contact, entry key
 	type start struct {
 		at activeTrigger
 		it dispatchItem
@@ -373,12 +454,13 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 				if s.AllowReentry {
 					r.EntryKey = r.ID
 				}
-				if it.fresh {
-					k := [3]string{r.ScenarioID, r.ContactID, r.EntryKey}
-					if entered[k] {
-						continue // as the stored runs' unique key would have it
-					}
-					entered[k] = true
+				asked, had := it.runs.lookup(s.ID, it.c.ID)
+				k := [3]string{r.ScenarioID, r.ContactID, r.EntryKey}
+				if had || entered[k] {
+					continue // as the stored runs' unique key would have it
+				}
+				entered[k] = true
+				if it.fresh || s.AllowReentry || asked {
 					fresh = append(fresh, r)
 				} else {
 					known = append(known, r)

@@ -56,8 +56,10 @@ type Tx interface {
 
 	// The many-rows forms of the hot path, one statement each whatever
 	// the number of rows (batched ingestion and step outcomes).
-	// GetContactsByEmail returns the contacts with any of the emails.
-	GetContactsByEmail(ctx context.Context, emails []string) ([]*Contact, error)
+	// GetContactsByEmail returns the contacts with any of the emails and,
+	// in the same statement, which of the scenarios given each of them has
+	// entered: has a run in with no entry key (scenarios entered once).
+	GetContactsByEmail(ctx context.Context, emails, scenarios []string) ([]*Contact, []Entry, error)
 	// InsertContacts inserts the contacts whose id and email are new and
 	// reports for each whether it did.
 	InsertContacts(ctx context.Context, cs []*Contact) ([]bool, error)
@@ -75,8 +77,11 @@ type Tx interface {
 	SubscribeNew(ctx context.Context, changes []SubscriptionChange, at time.Time) error
 	// InsertRuns inserts the runs InsertRun would and returns them.
 	InsertRuns(ctx context.Context, runs []*Run) ([]*Run, error)
-	// InsertNewRuns inserts runs of contacts created in the transaction
-	// (each scenario, contact and entry key once): none can exist yet.
+	// InsertNewRuns inserts runs that no stored run can meet (each
+	// scenario, contact and entry key once): of contacts created in the
+	// transaction, with fresh entry keys, or known not to exist. Nothing
+	// comes back but an error, which may come later (see Tx); one that
+	// exists after all is ErrConflict.
 	InsertNewRuns(ctx context.Context, runs []*Run) error
 	// CompleteRuns marks completed those of the runs that are active and
 	// have no pending step, and returns their ids.

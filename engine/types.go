@@ -137,6 +137,10 @@ type Run struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
+// Entry is a contact's entry into a scenario it may enter once: a run of
+// the contact in the scenario with no entry key.
+type Entry struct{ ScenarioID, ContactID string }
+
 // StepStatus is the state of one node's execution inside a run.
 type StepStatus string
 

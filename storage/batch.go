@@ -18,25 +18,47 @@ import (
 // outcomes costs a handful of round trips instead of a handful per row.
 
 // GetContactsByEmail returns the contacts with any of the emails
-// (case-insensitively), in no particular order.
-func (r *repo) GetContactsByEmail(ctx context.Context, emails []string) ([]*engine.Contact, error) {
+// (case-insensitively), in no particular order, and the entries of those
+// contacts into the scenarios given: the runs they have with no entry key.
+// The runs are joined to the contacts, so asking costs no round trip.
+func (r *repo) GetContactsByEmail(ctx context.Context, emails, scenarios []string) ([]*engine.Contact, []engine.Entry, error) {
 	if len(emails) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	keys := make([]string, len(emails))
 	for i, e := range emails {
 		keys[i] = emailKey(e)
 	}
-	var rows []contactRow
+	var rows []contactEntryRow
+	q := r.conn(ctx).NewSelect().Model(&rows).Where("c.email_key IN (?)", bun.In(keys))
+	if len(scenarios) > 0 {
+		q = q.ColumnExpr("c.*").ColumnExpr("r.scenario_id AS entered").
+			Join("LEFT JOIN runs AS r ON r.scenario_id IN (?) AND r.contact_id = c.id AND r.entry_key = ''", bun.In(scenarios))
+	}
 	// A plain read: first in a transaction, it goes ahead of BEGIN.
-	if err := r.conn(ctx).NewSelect().Model(&rows).Where("email_key IN (?)", bun.In(keys)).Scan(readFirst(ctx)); err != nil {
-		return nil, wrap(err, "get %d contacts by email", len(emails))
+	if err := q.Scan(readFirst(ctx)); err != nil {
+		return nil, nil, wrap(err, "get %d contacts by email", len(emails))
 	}
-	out := make([]*engine.Contact, len(rows))
-	for i := range rows {
-		out[i] = rows[i].contact()
+	out := make([]*engine.Contact, 0, len(rows))
+	var entries []engine.Entry
+	seen := make(map[string]bool, len(rows))
+	for i := range rows { // a contact comes once per scenario it entered
+		row := &rows[i]
+		if !seen[row.ID] {
+			seen[row.ID] = true
+			out = append(out, row.contact())
+		}
+		if row.Entered != nil {
+			entries = append(entries, engine.Entry{ScenarioID: *row.Entered, ContactID: row.ID})
+		}
 	}
-	return out, nil
+	return out, entries, nil
+}
+
+// contactEntryRow is a contact and a scenario it entered, if any.
+type contactEntryRow struct {
+	contactRow `bun:",extend"`
+	Entered    *string `bun:"entered,scanonly"`
 }
 
 // InsertContacts inserts the contacts whose id and email (case-insensitively)
@@ -204,9 +226,9 @@ func (r *repo) SubscribeNew(ctx context.Context, changes []engine.SubscriptionCh
 	}, "subscriptions of new contacts")
 }
 
-// InsertNewRuns inserts runs of contacts created in the same transaction,
-// each (scenario, contact, entry key) once, in one statement sent later:
-// such a contact has no run yet, so none can conflict.
+// InsertNewRuns inserts runs the engine knows to be new, each (scenario,
+// contact, entry key) once, in one statement sent later: none should
+// conflict, and one that does fails the commit (engine.ErrConflict).
 func (r *repo) InsertNewRuns(ctx context.Context, runs []*engine.Run) error {
 	return insertAllLater(ctx, r, runs, func(run *engine.Run) runRow { return *newRunRow(run) }, "new runs")
 }

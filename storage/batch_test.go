@@ -26,28 +26,51 @@ func TestGetContactsByEmail(t *testing.T) {
 		f.contact("con_a", "Ada@Example.org")
 		f.contact("con_b", "bob@example.org")
 		f.contact("con_c", "carl@example.org")
+		for _, id := range []string{"scn_1", "scn_2", "scn_3"} {
+			f.scenario(id)
+		}
+		f.run("run_a1", "scn_1", "con_a")
+		f.run("run_a2", "scn_2", "con_a")
+		f.run("run_b1", "scn_1", "con_b")
+		f.run("run_b3", "scn_3", "con_b")
+		again := &engine.Run{ID: "run_c2", ScenarioID: "scn_2", Version: 1, ContactID: "con_c", EventID: "evt_1",
+			EntryKey: "run_c2", Status: engine.RunActive, CreatedAt: t0} // a re-entry is not an entry
+		if _, err := s.InsertRun(f.ctx, again); err != nil {
+			t.Fatal(err)
+		}
 		for _, tc := range []struct {
-			name   string
-			emails []string
-			want   []string // "id email", sorted
+			name      string
+			emails    []string
+			scenarios []string
+			want      []string // "id email", sorted
+			entries   []string // "scenario contact", sorted
 		}{
-			{"any case, unknown left out", []string{"ADA@example.ORG", "bob@example.org", "nobody@example.org"},
-				[]string{"con_a Ada@Example.org", "con_b bob@example.org"}},
-			{"twice the same contact", []string{"carl@example.org", "CARL@example.org"}, []string{"con_c carl@example.org"}},
-			{"only unknown", []string{"nobody@example.org"}, []string{}},
-			{"none", nil, []string{}},
+			{"any case, unknown left out", []string{"ADA@example.ORG", "bob@example.org", "nobody@example.org"}, nil,
+				[]string{"con_a Ada@Example.org", "con_b bob@example.org"}, []string{}},
+			{"twice the same contact", []string{"carl@example.org", "CARL@example.org"}, nil, []string{"con_c carl@example.org"}, []string{}},
+			{"only unknown", []string{"nobody@example.org"}, []string{"scn_1"}, []string{}, []string{}},
+			{"none", nil, []string{"scn_1"}, []string{}, []string{}},
+			{"entries of the scenarios asked", []string{"ada@example.org", "bob@example.org", "carl@example.org", "nobody@example.org"},
+				[]string{"scn_1", "scn_2"},
+				[]string{"con_a Ada@Example.org", "con_b bob@example.org", "con_c carl@example.org"},
+				[]string{"scn_1 con_a", "scn_1 con_b", "scn_2 con_a"}},
+			{"no entry", []string{"carl@example.org"}, []string{"scn_1", "scn_2", "scn_3"}, []string{"con_c carl@example.org"}, []string{}},
 		} {
-			got, err := s.GetContactsByEmail(f.ctx, tc.emails)
+			got, entries, err := s.GetContactsByEmail(f.ctx, tc.emails, tc.scenarios)
 			if err != nil {
 				t.Fatalf("%s: %v", tc.name, err)
 			}
-			keys := []string{}
+			keys, pairs := []string{}, []string{}
 			for _, c := range got {
 				keys = append(keys, c.ID+" "+c.Email)
 			}
+			for _, en := range entries {
+				pairs = append(pairs, en.ScenarioID+" "+en.ContactID)
+			}
 			slices.Sort(keys)
-			if diff := cmp.Diff(tc.want, keys); diff != "" {
-				t.Errorf("GetContactsByEmail %s (-want +got):\n%s", tc.name, diff)
+			slices.Sort(pairs)
+			if diff := cmp.Diff([][]string{tc.want, tc.entries}, [][]string{keys, pairs}); diff != "" {
+				t.Errorf("GetContactsByEmail %s: contacts, entries (-want +got):\n%s", tc.name, diff)
 			}
 		}
 	})
@@ -866,7 +889,7 @@ func checkInsertNewRows(t *testing.T, s *storage.Store) {
 				return err
 			}
 			// A read in the same transaction sees what went before it.
-			got, err := tx.GetContactsByEmail(ctx, []string{"one@example.org", "TWO@example.org"})
+			got, _, err := tx.GetContactsByEmail(ctx, []string{"one@example.org", "TWO@example.org"}, nil)
 			if err != nil || len(got) != 2 {
 				return fmt.Errorf("read back in the transaction: %d contacts, %v", len(got), err)
 			}

@@ -173,7 +173,7 @@ func TestReadFirstRunsBeforeBegin(t *testing.T) {
 	sc := f.scenario("scn_1")
 	rt, st, err := trips(t, s, func() error {
 		return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
-			cs, err := tx.GetContactsByEmail(ctx, []string{"A@example.org", "b@example.org"})
+			cs, _, err := tx.GetContactsByEmail(ctx, []string{"A@example.org", "b@example.org"}, nil)
 			if err != nil {
 				return err
 			}
@@ -200,7 +200,7 @@ func TestReadFirstRunsBeforeBegin(t *testing.T) {
 		if err := tx.InsertNewContacts(ctx, []*engine.Contact{{ID: "ctc_3", Email: "c@example.org", CreatedAt: t0, UpdatedAt: t0}}); err != nil {
 			return err
 		}
-		cs, err := tx.GetContactsByEmail(ctx, []string{"c@example.org"})
+		cs, _, err := tx.GetContactsByEmail(ctx, []string{"c@example.org"}, nil)
 		if err == nil && len(cs) != 1 {
 			t.Errorf("a read after a write in the transaction found %d contacts, want 1", len(cs))
 		}
@@ -309,7 +309,7 @@ func TestReadFirstWaitsAboveReadCommitted(t *testing.T) {
 	}
 	rt, st, err := trips(t, s, func() error {
 		return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
-			if _, err := tx.GetContactsByEmail(ctx, []string{"a@example.org"}); err != nil {
+			if _, _, err := tx.GetContactsByEmail(ctx, []string{"a@example.org"}, nil); err != nil {
 				return err
 			}
 			return tx.InsertEvents(ctx, []*engine.Event{event("evt_1")})
@@ -331,7 +331,7 @@ func failedTrips(t *testing.T, s *storage.Store, read bool, id string) uint64 {
 	rt, _, err := trips(t, s, func() error {
 		return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
 			if read {
-				if _, err := tx.GetContactsByEmail(ctx, []string{"a@example.org"}); err != nil {
+				if _, _, err := tx.GetContactsByEmail(ctx, []string{"a@example.org"}, nil); err != nil {
 					return err
 				}
 			}

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,7 +21,9 @@ import (
 // GetContactsByEmail returns the contacts with any of the emails
 // (case-insensitively), in no particular order, and the entries of those
 // contacts into the scenarios given: the runs they have with no entry key.
-// The runs are joined to the contacts, so asking costs no round trip.
+// The entries are a subquery per contact found, so asking costs no round
+// trip, and each is an index lookup (runs_entry): a join was planned as a
+// scan of the scenario's runs.
 func (r *repo) GetContactsByEmail(ctx context.Context, emails, scenarios []string) ([]*engine.Contact, []engine.Entry, error) {
 	if len(emails) == 0 {
 		return nil, nil, nil
@@ -32,30 +35,37 @@ func (r *repo) GetContactsByEmail(ctx context.Context, emails, scenarios []strin
 	var rows []contactEntryRow
 	q := r.conn(ctx).NewSelect().Model(&rows).Where("c.email_key IN (?)", bun.In(keys))
 	if len(scenarios) > 0 {
-		q = q.ColumnExpr("c.*").ColumnExpr("r.scenario_id AS entered").
-			Join("LEFT JOIN runs AS r ON r.scenario_id IN (?) AND r.contact_id = c.id AND r.entry_key = ''", bun.In(scenarios))
+		agg := "json_group_array" // SQLite's; '[]' for no rows
+		if r.st.postgres {
+			agg = "json_agg" // NULL for no rows
+		}
+		q = q.ColumnExpr("c.*").ColumnExpr("(SELECT "+agg+"(r.scenario_id) FROM runs AS r"+
+			" WHERE r.scenario_id IN (?) AND r.contact_id = c.id AND r.entry_key = '') AS entered", bun.In(scenarios))
 	}
 	// A plain read: first in a transaction, it goes ahead of BEGIN.
 	if err := q.Scan(readFirst(ctx)); err != nil {
 		return nil, nil, wrap(err, "get %d contacts by email", len(emails))
 	}
-	out := make([]*engine.Contact, 0, len(rows))
+	out := make([]*engine.Contact, len(rows))
 	var entries []engine.Entry
-	seen := make(map[string]bool, len(rows))
-	for i := range rows { // a contact comes once per scenario it entered
-		row := &rows[i]
-		if !seen[row.ID] {
-			seen[row.ID] = true
-			out = append(out, row.contact())
+	for i := range rows {
+		out[i] = rows[i].contact()
+		if rows[i].Entered == nil {
+			continue
 		}
-		if row.Entered != nil {
-			entries = append(entries, engine.Entry{ScenarioID: *row.Entered, ContactID: row.ID})
+		var ids []string
+		if err := json.Unmarshal([]byte(*rows[i].Entered), &ids); err != nil {
+			return nil, nil, fmt.Errorf("get %d contacts by email: entries of %s: %w", len(emails), rows[i].ID, err)
+		}
+		for _, id := range ids {
+			entries = append(entries, engine.Entry{ScenarioID: id, ContactID: rows[i].ID})
 		}
 	}
 	return out, entries, nil
 }
 
-// contactEntryRow is a contact and a scenario it entered, if any.
+// contactEntryRow is a contact and the scenarios it entered (a JSON array
+// of their ids), when asked.
 type contactEntryRow struct {
 	contactRow `bun:",extend"`
 	Entered    *string `bun:"entered,scanonly"`

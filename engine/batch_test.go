@@ -1329,6 +1329,30 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	if n := countRows(t, st, "SELECT count(*) FROM runs WHERE scenario_id = ?", once.ID); n != 2 {
 		t.Errorf("%d runs in the scenario entered once, want 2 (warm2 and new, once each)", n)
 	}
+	// Joining a list: whether that changed anything is not read unless a
+	// subscription listens to optin_finalized.
+	lists := make([]string, 3)
+	for i := range lists {
+		l, err := r.e.CreateList(ctx, fmt.Sprint("L", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lists[i] = l.ID
+		r.ingest(t, engine.EventInput{Type: "signup", Email: "warm3@example.org", ListID: l.ID}) // the list is known
+	}
+	count("a known contact's signup to a list", 2, 2, func() {
+		r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org", ListID: lists[0]})
+	})
+	r.subscribe(t, engine.SubscriptionInput{App: "crm", Event: engine.SubOptinFinalized, URL: "https://example.org/optin"})
+	r.ingest(t, engine.EventInput{Type: "signup", Email: "warm3@example.org", ListID: lists[0]}) // subscriptions cached
+	// Now the change is read, and so published.
+	r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org", ListID: lists[1]})
+	if n := countRows(t, st, "SELECT count(*) FROM list_subscriptions WHERE contact_id = (SELECT id FROM contacts WHERE email = 'new@example.org') AND status = 'subscribed'"); n != 2 {
+		t.Errorf("the known contact is in %d lists, want 2", n)
+	}
+	if _, ds := r.queue.enqueued(); len(ds) != 1 {
+		t.Errorf("%d deliveries queued, want 1 (optin_finalized of the second list)", len(ds))
+	}
 }
 
 // TestIngestFill: with a linger too long to end first, events wait until

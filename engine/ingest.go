@@ -197,7 +197,7 @@ func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []Event
 			items = append(items, dispatchItem{ev: d, c: c, fresh: ups[n].fresh, runs: runs})
 		}
 	}
-	if _, err := e.setSubscriptions(ctx, tx, w, changes, subscribers, fresh, now); err != nil {
+	if _, err := e.setSubscriptions(ctx, tx, w, changes, subscribers, fresh, now, false); err != nil {
 		return err
 	}
 	if err := tx.InsertEvents(ctx, all); err != nil {

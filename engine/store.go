@@ -71,6 +71,9 @@ type Tx interface {
 	// contact pair at most once) and reports for each whether it changed
 	// anything.
 	SetSubscriptions(ctx context.Context, changes []SubscriptionChange, at time.Time) ([]bool, error)
+	// SetSubscriptionsLater is SetSubscriptions when what changed is not
+	// read: nothing comes back but an error, which may come later (see Tx).
+	SetSubscriptionsLater(ctx context.Context, changes []SubscriptionChange, at time.Time) error
 	// SubscribeNew subscribes contacts created in the transaction (each
 	// list and contact pair once): each is a change, and nothing comes
 	// back but an error, which may come later (see Tx).

@@ -180,7 +180,7 @@ func (e *Engine) publishCreated(ctx context.Context, tx Tx, w *work, c *Contact,
 // subscription goes through it.
 func (e *Engine) setSubscription(ctx context.Context, tx Tx, w *work, c *Contact, listID string, subscribed bool, at time.Time) (changed bool, err error) {
 	ch, err := e.setSubscriptions(ctx, tx, w, []SubscriptionChange{{ListID: listID, ContactID: c.ID, Subscribed: subscribed}},
-		[]*Contact{c}, nil, at)
+		[]*Contact{c}, nil, at, true)
 	return err == nil && ch[0], err
 }
 
@@ -189,8 +189,11 @@ func (e *Engine) setSubscription(ctx context.Context, tx Tx, w *work, c *Contact
 // contact pair repeats, else one by one in order. The contacts in fresh
 // are created by this transaction and have no subscription yet: when no
 // pair repeats, subscribing one is a change written without waiting for
-// an answer (SubscribeNew), and unsubscribing one changes nothing.
-func (e *Engine) setSubscriptions(ctx context.Context, tx Tx, w *work, changes []SubscriptionChange, contacts []*Contact, fresh map[string]bool, at time.Time) ([]bool, error) {
+// an answer (SubscribeNew), and unsubscribing one changes nothing. When
+// the caller does not read what changed (read false) and no subscription
+// listens to optin_finalized or optout_finalized, the other contacts'
+// changes are written without waiting either, and reported unchanged.
+func (e *Engine) setSubscriptions(ctx context.Context, tx Tx, w *work, changes []SubscriptionChange, contacts []*Contact, fresh map[string]bool, at time.Time, read bool) ([]bool, error) {
 	if len(changes) == 0 {
 		return nil, nil
 	}
@@ -208,9 +211,17 @@ func (e *Engine) setSubscriptions(ctx context.Context, tx Tx, w *work, changes [
 		}
 		seen[[2]string{ch.ListID, ch.ContactID}] = true
 	}
+	blind := !read
+	if blind {
+		set, err := e.subscriptions(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		blind = len(set.byEvent[SubOptinFinalized]) == 0 && len(set.byEvent[SubOptoutFinalized]) == 0
+	}
 	var err error
 	if len(seen) == len(changes) {
-		changed, err = e.setEachOnce(ctx, tx, changes, fresh, at)
+		changed, err = e.setEachOnce(ctx, tx, changes, fresh, at, blind)
 	} else {
 		for i, ch := range changes {
 			if changed[i], err = tx.SetSubscription(ctx, ch.ListID, ch.ContactID, ch.Subscribed, at); err != nil {
@@ -238,9 +249,11 @@ func (e *Engine) setSubscriptions(ctx context.Context, tx Tx, w *work, changes [
 
 // setEachOnce applies changes, no list and contact pair twice: those of
 // the contacts in fresh without asking (see setSubscriptions), the others
-// with tx.SetSubscriptions. It reports for each whether it changed anything.
-func (e *Engine) setEachOnce(ctx context.Context, tx Tx, changes []SubscriptionChange, fresh map[string]bool, at time.Time) ([]bool, error) {
-	if len(fresh) == 0 {
+// with tx.SetSubscriptions, or tx.SetSubscriptionsLater when blind. It
+// reports for each whether it changed anything (false for the others when
+// blind).
+func (e *Engine) setEachOnce(ctx context.Context, tx Tx, changes []SubscriptionChange, fresh map[string]bool, at time.Time, blind bool) ([]bool, error) {
+	if len(fresh) == 0 && !blind {
 		return tx.SetSubscriptions(ctx, changes, at)
 	}
 	changed := make([]bool, len(changes))
@@ -259,6 +272,9 @@ func (e *Engine) setEachOnce(ctx context.Context, tx Tx, changes []SubscriptionC
 	}
 	if len(stored) == 0 {
 		return changed, nil
+	}
+	if blind {
+		return changed, tx.SetSubscriptionsLater(ctx, stored, at)
 	}
 	got, err := tx.SetSubscriptions(ctx, stored, at)
 	if err != nil {

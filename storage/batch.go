@@ -160,6 +160,53 @@ func rowKey(cols ...string) string { return strings.Join(cols, "\x00") }
 // nothing.
 func (r *repo) SetSubscriptions(ctx context.Context, changes []engine.SubscriptionChange, at time.Time) ([]bool, error) {
 	out := make([]bool, len(changes))
+	type pair struct {
+		ListID    string `bun:"list_id"`
+		ContactID string `bun:"contact_id"`
+	}
+	err := r.atomic(ctx, func(ctx context.Context, r *repo) error {
+		for _, st := range subscriptionSQL(changes, at) {
+			var got []pair
+			if err := r.conn(ctx).NewRaw(st.query+" RETURNING list_id, contact_id", st.args...).Scan(ctx, &got); err != nil {
+				return wrap(err, "%s %d contacts", st.what, len(st.idx))
+			}
+			set := make(map[pair]bool, len(got))
+			for _, p := range got {
+				set[p] = true
+			}
+			for _, i := range st.idx {
+				out[i] = set[pair{changes[i].ListID, changes[i].ContactID}]
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SetSubscriptionsLater is SetSubscriptions for a caller that does not
+// read what changed: the statements are sent later.
+func (r *repo) SetSubscriptionsLater(ctx context.Context, changes []engine.SubscriptionChange, at time.Time) error {
+	for _, st := range subscriptionSQL(changes, at) {
+		if _, err := r.conn(ctx).ExecContext(later(ctx), st.query, st.args...); err != nil {
+			return wrap(err, "%s %d contacts", st.what, len(st.idx))
+		}
+	}
+	return nil
+}
+
+// subscriptionStatement is a statement of subscription changes: the
+// changes it applies (idx) and what it does.
+type subscriptionStatement struct {
+	query, what string
+	args        []any
+	idx         []int
+}
+
+// subscriptionSQL returns the statements that apply changes (each list and
+// contact pair at most once): an upsert of the subscriptions and an update
+// of the unsubscriptions, each only when there are some, each changing
+// only the rows whose status changes.
+func subscriptionSQL(changes []engine.SubscriptionChange, at time.Time) []subscriptionStatement {
 	var subs, unsubs []int
 	for i, ch := range changes {
 		if ch.Subscribed {
@@ -168,62 +215,39 @@ func (r *repo) SetSubscriptions(ctx context.Context, changes []engine.Subscripti
 			unsubs = append(unsubs, i)
 		}
 	}
-	type pair struct {
-		ListID    string `bun:"list_id"`
-		ContactID string `bun:"contact_id"`
-	}
-	mark := func(idx []int, got []pair) {
-		set := make(map[pair]bool, len(got))
-		for _, p := range got {
-			set[p] = true
-		}
-		for _, i := range idx {
-			out[i] = set[pair{changes[i].ListID, changes[i].ContactID}]
-		}
-	}
-	err := r.atomic(ctx, func(ctx context.Context, r *repo) error {
-		if len(subs) > 0 {
-			var q strings.Builder
-			args := make([]any, 0, 3*len(subs))
-			q.WriteString("INSERT INTO list_subscriptions (list_id, contact_id, status, subscribed_at, unsubscribed_at) VALUES ")
-			for n, i := range subs {
-				if n > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("(?, ?, 'subscribed', ?, NULL)")
-				args = append(args, changes[i].ListID, changes[i].ContactID, ut(at))
+	var out []subscriptionStatement
+	if len(subs) > 0 {
+		var q strings.Builder
+		args := make([]any, 0, 3*len(subs))
+		q.WriteString("INSERT INTO list_subscriptions (list_id, contact_id, status, subscribed_at, unsubscribed_at) VALUES ")
+		for n, i := range subs {
+			if n > 0 {
+				q.WriteString(", ")
 			}
-			q.WriteString(` ON CONFLICT (list_id, contact_id) DO UPDATE
+			q.WriteString("(?, ?, 'subscribed', ?, NULL)")
+			args = append(args, changes[i].ListID, changes[i].ContactID, ut(at))
+		}
+		q.WriteString(` ON CONFLICT (list_id, contact_id) DO UPDATE
 SET status = 'subscribed', subscribed_at = excluded.subscribed_at, unsubscribed_at = NULL
-WHERE list_subscriptions.status <> 'subscribed' RETURNING list_id, contact_id`)
-			var got []pair
-			if err := r.conn(ctx).NewRaw(q.String(), args...).Scan(ctx, &got); err != nil {
-				return wrap(err, "subscribe %d contacts", len(subs))
+WHERE list_subscriptions.status <> 'subscribed'`)
+		out = append(out, subscriptionStatement{query: q.String(), what: "subscribe", args: args, idx: subs})
+	}
+	if len(unsubs) > 0 {
+		var q strings.Builder
+		args := make([]any, 0, 1+2*len(unsubs))
+		args = append(args, ut(at))
+		q.WriteString("UPDATE list_subscriptions SET status = 'unsubscribed', unsubscribed_at = ? WHERE status = 'subscribed' AND (")
+		for n, i := range unsubs {
+			if n > 0 {
+				q.WriteString(" OR ")
 			}
-			mark(subs, got)
+			q.WriteString("(list_id = ? AND contact_id = ?)")
+			args = append(args, changes[i].ListID, changes[i].ContactID)
 		}
-		if len(unsubs) > 0 {
-			var q strings.Builder
-			args := make([]any, 0, 1+2*len(unsubs))
-			args = append(args, ut(at))
-			q.WriteString("UPDATE list_subscriptions SET status = 'unsubscribed', unsubscribed_at = ? WHERE status = 'subscribed' AND (")
-			for n, i := range unsubs {
-				if n > 0 {
-					q.WriteString(" OR ")
-				}
-				q.WriteString("(list_id = ? AND contact_id = ?)")
-				args = append(args, changes[i].ListID, changes[i].ContactID)
-			}
-			q.WriteString(") RETURNING list_id, contact_id")
-			var got []pair
-			if err := r.conn(ctx).NewRaw(q.String(), args...).Scan(ctx, &got); err != nil {
-				return wrap(err, "unsubscribe %d contacts", len(unsubs))
-			}
-			mark(unsubs, got)
-		}
-		return nil
-	})
-	return out, err
+		q.WriteString(")")
+		out = append(out, subscriptionStatement{query: q.String(), what: "unsubscribe", args: args, idx: unsubs})
+	}
+	return out
 }
 
 // SubscribeNew subscribes contacts created in the same transaction to

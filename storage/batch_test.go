@@ -142,33 +142,55 @@ func TestInsertContacts(t *testing.T) {
 	})
 }
 
+// subscriptionChanges sets up lists, contacts and subscriptions and
+// returns changes of every kind to them and the lists each contact is in
+// after them.
+func subscriptionChanges(t *testing.T, f *fixture) ([]engine.SubscriptionChange, map[string][]string) {
+	t.Helper()
+	f.list("lst_a")
+	f.list("lst_b")
+	for _, id := range []string{"con_1", "con_2", "con_3"} {
+		f.contact(id, id+"@example.org")
+	}
+	// Before: con_1 in lst_a, con_2 in lst_b, con_3 unsubscribed from lst_b.
+	for _, pre := range []struct {
+		list, contact string
+		subscribed    bool
+	}{{"lst_a", "con_1", true}, {"lst_b", "con_2", true}, {"lst_b", "con_3", true}, {"lst_b", "con_3", false}} {
+		if _, err := f.s.SetSubscription(f.ctx, pre.list, pre.contact, pre.subscribed, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []engine.SubscriptionChange{
+		{ListID: "lst_a", ContactID: "con_1", Subscribed: true},  // repeat: no change
+		{ListID: "lst_a", ContactID: "con_2", Subscribed: true},  // new
+		{ListID: "lst_b", ContactID: "con_1", Subscribed: false}, // never subscribed: no change
+		{ListID: "lst_b", ContactID: "con_2", Subscribed: false}, // subscribed: unsubscribed
+		{ListID: "lst_b", ContactID: "con_3", Subscribed: true},  // resubscribed
+		{ListID: "lst_a", ContactID: "con_3", Subscribed: false}, // never subscribed: no change
+	}, map[string][]string{"con_1": {"lst_a"}, "con_2": {"lst_a"}, "con_3": {"lst_b"}}
+}
+
+// checkLists checks the lists each contact is in.
+func checkLists(t *testing.T, f *fixture, when string, want map[string][]string) {
+	t.Helper()
+	for id, lists := range want {
+		got, err := f.s.ContactLists(f.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(lists, got); diff != "" {
+			t.Errorf("%s: ContactLists(%s) (-want +got):\n%s", when, id, diff)
+		}
+	}
+}
+
 func TestSetSubscriptions(t *testing.T) {
 	t.Parallel()
 	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
 		f := newFixture(t, s)
 		ctx := f.ctx
-		f.list("lst_a")
-		f.list("lst_b")
-		for _, id := range []string{"con_1", "con_2", "con_3"} {
-			f.contact(id, id+"@example.org")
-		}
-		// Before: con_1 in lst_a, con_2 in lst_b, con_3 unsubscribed from lst_b.
-		for _, pre := range []struct {
-			list, contact string
-			subscribed    bool
-		}{{"lst_a", "con_1", true}, {"lst_b", "con_2", true}, {"lst_b", "con_3", true}, {"lst_b", "con_3", false}} {
-			if _, err := s.SetSubscription(ctx, pre.list, pre.contact, pre.subscribed, t0); err != nil {
-				t.Fatal(err)
-			}
-		}
-		changes := []engine.SubscriptionChange{
-			{ListID: "lst_a", ContactID: "con_1", Subscribed: true},  // repeat: no change
-			{ListID: "lst_a", ContactID: "con_2", Subscribed: true},  // new
-			{ListID: "lst_b", ContactID: "con_1", Subscribed: false}, // never subscribed: no change
-			{ListID: "lst_b", ContactID: "con_2", Subscribed: false}, // subscribed: unsubscribed
-			{ListID: "lst_b", ContactID: "con_3", Subscribed: true},  // resubscribed
-			{ListID: "lst_a", ContactID: "con_3", Subscribed: false}, // never subscribed: no change
-		}
+		changes, wantLists := subscriptionChanges(t, f)
 		got, err := s.SetSubscriptions(ctx, changes, at(1))
 		if err != nil {
 			t.Fatal(err)
@@ -176,20 +198,7 @@ func TestSetSubscriptions(t *testing.T) {
 		if diff := cmp.Diff([]bool{false, true, false, true, true, false}, got); diff != "" {
 			t.Errorf("SetSubscriptions (-want +got):\n%s", diff)
 		}
-		wantLists := map[string][]string{"con_1": {"lst_a"}, "con_2": {"lst_a"}, "con_3": {"lst_b"}}
-		checkLists := func(when string) {
-			t.Helper()
-			for id, want := range wantLists {
-				lists, err := s.ContactLists(ctx, id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(want, lists); diff != "" {
-					t.Errorf("%s: ContactLists(%s) (-want +got):\n%s", when, id, diff)
-				}
-			}
-		}
-		checkLists("after the changes")
+		checkLists(t, f, "after the changes", wantLists)
 		// The same changes again change nothing.
 		got, err = s.SetSubscriptions(ctx, changes, at(2))
 		if err != nil {
@@ -214,9 +223,35 @@ func TestSetSubscriptions(t *testing.T) {
 				t.Errorf("SetSubscriptions with %+v: %v, want ErrNotFound", missing, err)
 			}
 		}
-		checkLists("after the failed calls")
+		checkLists(t, f, "after the failed calls", wantLists)
 		if got, err := s.SetSubscriptions(ctx, nil, t0); err != nil || len(got) != 0 {
 			t.Errorf("SetSubscriptions(nil) = %v, %v", got, err)
+		}
+	})
+}
+
+// TestSetSubscriptionsLater: the same changes without reading what
+// changed; on PostgreSQL they go with the commit, in one round trip.
+func TestSetSubscriptionsLater(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		f := newFixture(t, s)
+		changes, wantLists := subscriptionChanges(t, f)
+		trips := s.RoundTrips()
+		err := s.InTx(f.ctx, func(ctx context.Context, tx engine.Tx) error { return tx.SetSubscriptionsLater(ctx, changes, at(1)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := s.RoundTrips() - trips; s.Postgres() && n != 1 {
+			t.Errorf("%d round trips, want 1", n)
+		}
+		checkLists(t, f, "after the changes", wantLists)
+		var kept time.Time // a repeat changes nothing, not even the time
+		if err := s.DB().NewRaw("SELECT subscribed_at FROM list_subscriptions WHERE list_id = 'lst_a' AND contact_id = 'con_1'").Scan(f.ctx, &kept); err != nil {
+			t.Fatal(err)
+		}
+		if !kept.Equal(t0) {
+			t.Errorf("the repeated subscription's time is %v, want %v", kept, t0)
 		}
 	})
 }

@@ -30,6 +30,7 @@ type settings struct {
 	Timeout                 time.Duration
 	Idle                    time.Duration
 	JSON                    bool
+	Known                   bool // the events' contacts are imported before the load
 }
 
 // load is the traffic of every measurement.
@@ -240,6 +241,11 @@ func (b *bench) measureSluice(ctx context.Context, run int, stack string) (resul
 	listID, err := p.setUp(ctx, b.rc.url)
 	if err != nil {
 		return result{}, err
+	}
+	if b.s.Known {
+		if err := p.importContacts(ctx, b.s.N); err != nil {
+			return result{}, err
+		}
 	}
 	if err := sleep(ctx, b.s.Idle); err != nil {
 		return result{}, err

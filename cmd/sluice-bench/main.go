@@ -97,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.DurationVar(&s.Timeout, "timeout", 5*time.Minute, "longest wait for one measurement's webhooks once its events are sent")
 	fs.DurationVar(&s.Idle, "idle", 3*time.Second, "how long Sluice idles after start-up before its idle RSS is read")
 	fs.BoolVar(&s.JSON, "json", false, "print the report as JSON instead of tables")
+	fs.BoolVar(&s.Known, "known", false, "import the events' contacts first (not measured), so that each signup is a stored contact's")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}

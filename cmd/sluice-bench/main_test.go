@@ -53,7 +53,7 @@ func TestBench(t *testing.T) {
 		rate   float64
 	}{
 		{"full speed", []string{"-stacks", "postgres+redis,embedded"}, []string{stackPostgres, stackEmbedded}, 0},
-		{"paced batches", []string{"-stacks", "postgres+redis", "-rate", "500", "-batch", "4"}, []string{stackPostgres}, 500},
+		{"paced batches of stored contacts", []string{"-stacks", "postgres+redis", "-rate", "500", "-batch", "4", "-known"}, []string{stackPostgres}, 500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

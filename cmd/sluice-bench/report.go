@@ -81,10 +81,11 @@ type summary struct {
 	Batch   int      `json:"batch"`
 	Runs    int      `json:"runs"`
 	Stacks  []string `json:"stacks"`
+	Known   bool     `json:"known_contacts"`
 }
 
 func (s settings) summary() summary {
-	return summary{N: s.N, Clients: s.Clients, Rate: s.Rate, Batch: s.Batch, Runs: s.Runs, Stacks: s.Stacks}
+	return summary{N: s.N, Clients: s.Clients, Rate: s.Rate, Batch: s.Batch, Runs: s.Runs, Stacks: s.Stacks, Known: s.Known}
 }
 
 // String describes the load in one line.
@@ -93,8 +94,12 @@ func (s summary) String() string {
 	if s.Rate > 0 {
 		pace = fmt.Sprintf("paced at %g events/s", s.Rate)
 	}
-	return fmt.Sprintf("%d events per measurement, %d clients, %s, %d per request, %d runs, stacks %s",
-		s.N, s.Clients, pace, s.Batch, s.Runs, strings.Join(s.Stacks, ", "))
+	contacts := "new"
+	if s.Known {
+		contacts = "stored"
+	}
+	return fmt.Sprintf("%d events per measurement (%s contacts), %d clients, %s, %d per request, %d runs, stacks %s",
+		s.N, contacts, s.Clients, pace, s.Batch, s.Runs, strings.Join(s.Stacks, ", "))
 }
 
 // report is a whole benchmark: every run, and the medians.

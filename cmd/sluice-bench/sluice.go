@@ -197,19 +197,24 @@ func (p *sluiceProc) healthy(ctx context.Context, base string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// call makes an API request expecting status want, decoding the answer
-// into out when it is not nil.
+// call makes an API request with body as JSON expecting status want,
+// decoding the answer into out when it is not nil.
 func (p *sluiceProc) call(ctx context.Context, method, path string, body any, want int, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, p.base+path, bytes.NewReader(b))
+	return p.send(ctx, method, path, "application/json", bytes.NewReader(b), want, out)
+}
+
+// send is call with a body of the given content type.
+func (p *sluiceProc) send(ctx context.Context, method, path, contentType string, body io.Reader, want int, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, p.base+path, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+p.apiKey)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := p.httpc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
@@ -265,8 +270,29 @@ func (p *sluiceProc) setUp(ctx context.Context, target string) (string, error) {
 	return list.ID, nil
 }
 
+// importContacts creates the contacts of events 0 to n-1 through the
+// contacts import, as the events will have them (no list, so no run), and
+// waits for it to end (-known).
+func (p *sluiceProc) importContacts(ctx context.Context, n int) error {
+	var body bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&body, "{\"email\":%q,\"firstname\":\"Bench\"}\n", email(i))
+	}
+	var rep struct {
+		Status   string `json:"status"`
+		Accepted int    `json:"accepted"`
+	}
+	if err := p.send(ctx, "POST", "/api/v1/contacts/import", "application/x-ndjson", &body, http.StatusAccepted, &rep); err != nil {
+		return err
+	}
+	if rep.Status != "completed" || rep.Accepted != n {
+		return fmt.Errorf("import of %d contacts: %s, %d accepted", n, rep.Status, rep.Accepted)
+	}
+	return nil
+}
+
 // email is event i's contact: a new one for every event, so that each
-// signup starts a run.
+// signup starts a run (with -known, one imported before).
 func email(i int) string { return fmt.Sprintf("bench-%d@example.org", i) }
 
 // signup is event i, a signup on listID stamped with sentAt.

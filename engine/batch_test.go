@@ -1329,6 +1329,19 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	if n := countRows(t, st, "SELECT count(*) FROM runs WHERE scenario_id = ?", once.ID); n != 2 {
 		t.Errorf("%d runs in the scenario entered once, want 2 (warm2 and new, once each)", n)
 	}
+	// A change: the contact's UPDATE joins the commit's WITH.
+	count("a known contact's change", 2, 2, func() {
+		r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org", Contact: &engine.ContactInput{Firstname: ptr("Ada")}})
+	})
+	if c, err := st.GetContactByEmail(ctx, "new@example.org"); err != nil || c.Firstname != "Ada" {
+		t.Errorf("the known contact after its change: %+v, %v", c, err)
+	}
+	count("a known contact's change of dates", 2, 4, func() { // the UPDATE and the DELETE of the old dates first
+		r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org", Contact: &engine.ContactInput{Dates: map[string]string{"birthday": "1990-03-10"}}})
+	})
+	if n := countRows(t, st, "SELECT count(*) FROM contact_dates WHERE name = 'birthday' AND date = '1990-03-10'"); n != 1 {
+		t.Errorf("%d birthdays stored, want 1", n)
+	}
 	// Joining a list: whether that changed anything is not read unless a
 	// subscription listens to optin_finalized.
 	lists := make([]string, 3)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -287,6 +288,7 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 	out := make([]upserted, len(idx))
 	var fresh, changed []*Contact
 	isFresh, isChanged := map[*Contact]bool{}, map[*Contact]bool{}
+	dated := map[*Contact]map[string]string{} // a changed stored contact's dates before
 	for n, i := range idx {
 		in := &inputs[i]
 		patch := in.Contact
@@ -306,6 +308,7 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 			continue
 		}
 		out[n].c, out[n].fresh = c, isFresh[c]
+		before := maps.Clone(c.Dates)
 		fields, added := applyContactInput(c, patch, false)
 		if len(fields) == 0 {
 			continue
@@ -315,6 +318,7 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 		if !isFresh[c] && !isChanged[c] {
 			isChanged[c] = true
 			changed = append(changed, c)
+			dated[c] = before
 		}
 	}
 	// One order for every transaction, so two batches inserting the same
@@ -328,10 +332,16 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 			return nil, nil, err
 		}
 	}
+	// The changed contacts were read here, by email: their writes need no
+	// answer.
+	var redated []*Contact
 	for _, c := range changed {
-		if err := tx.UpdateContact(ctx, c); err != nil {
-			return nil, nil, err
+		if !maps.Equal(dated[c], c.Dates) {
+			redated = append(redated, c)
 		}
+	}
+	if err := tx.UpdateContactsLater(ctx, changed, redated); err != nil {
+		return nil, nil, err
 	}
 	return out, newKnownRuns(once, entries), nil
 }

@@ -53,6 +53,11 @@ type Tx interface {
 	GetContactByEmail(ctx context.Context, email string) (*Contact, error)
 	// UpdateContact writes every field of c (found by c.ID).
 	UpdateContact(ctx context.Context, c *Contact) error
+	// UpdateContactsLater writes every field of cs, contacts the
+	// transaction read and whose emails it kept, and rewrites the stored
+	// dates of those in redated. Nothing comes back but an error, which
+	// may come later (see Tx).
+	UpdateContactsLater(ctx context.Context, cs, redated []*Contact) error
 
 	// The many-rows forms of the hot path, one statement each whatever
 	// the number of rows (batched ingestion and step outcomes).

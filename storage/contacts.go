@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/sluicehq/sluice/engine"
 )
 
@@ -94,11 +96,42 @@ func (r *repo) UpdateContact(ctx context.Context, c *engine.Contact) error {
 	})
 }
 
-func (r *repo) updateContact(ctx context.Context, c *engine.Contact) error {
-	res, err := r.conn(ctx).NewUpdate().Model(newContactRow(c)).
+// UpdateContactsLater is UpdateContact for contacts the transaction read
+// by email and keeps the emails of, in statements sent later: contacts are
+// never deleted and the emails stay theirs, so there is nothing to check.
+// Only the dates of the contacts in redated are rewritten.
+func (r *repo) UpdateContactsLater(ctx context.Context, cs, redated []*engine.Contact) error {
+	for _, c := range cs {
+		if _, err := r.contactUpdate(ctx, c).Exec(later(ctx)); err != nil {
+			return wrap(err, "update contact %s", c.ID)
+		}
+	}
+	if len(redated) == 0 {
+		return nil
+	}
+	ids := make([]string, len(redated))
+	var rows []contactDateRow
+	for i, c := range redated {
+		ids[i] = c.ID
+		rows = appendDates(rows, c)
+	}
+	if _, err := r.conn(ctx).NewDelete().TableExpr("contact_dates").Where("contact_id IN (?)", bun.In(ids)).Exec(later(ctx)); err != nil {
+		return wrap(err, "clear dates of %d contacts", len(ids))
+	}
+	return insertAllLater(ctx, r, rows, func(row contactDateRow) contactDateRow { return row }, "contact dates")
+}
+
+// contactUpdate is the statement that writes every field of c but its id
+// and creation time.
+func (r *repo) contactUpdate(ctx context.Context, c *engine.Contact) *bun.UpdateQuery {
+	return r.conn(ctx).NewUpdate().Model(newContactRow(c)).
 		Column("email", "email_key", "firstname", "lastname", "fields", "dates", "group_names", "timezone",
 			"consent_given_at", "consent_expires_at", "updated_at").
-		WherePK().Exec(ctx)
+		WherePK()
+}
+
+func (r *repo) updateContact(ctx context.Context, c *engine.Contact) error {
+	res, err := r.contactUpdate(ctx, c).Exec(ctx)
 	if err != nil {
 		return wrap(err, "update contact %s", c.ID)
 	}

@@ -350,6 +350,11 @@ func (cn *pgConn) take(query string) string {
 	}
 	if merged, ok := mergeWrites(cn.pending); ok {
 		parts = append(parts, merged)
+	} else if first, merged, ok := mergeTail(cn.pending); ok {
+		for _, p := range first {
+			parts = append(parts, p.sql)
+		}
+		parts = append(parts, merged)
 	} else {
 		for _, p := range cn.pending {
 			parts = append(parts, p.sql)

@@ -28,14 +28,17 @@ func TestMayWait(t *testing.T) {
 // Waiting INSERTs into distinct tables become one statement: the WITHs of
 // each, and all but the last, in the WITH of the last. Anything it cannot
 // read or may not merge stays apart.
-func TestMergeWrites(t *testing.T) {
-	p := func(sqls ...string) []piece {
-		ps := make([]piece, len(sqls))
-		for i, s := range sqls {
-			ps[i] = piece{sql: s}
-		}
-		return ps
+// pieces makes a waiting statement of each of sqls.
+func pieces(sqls ...string) []piece {
+	ps := make([]piece, len(sqls))
+	for i, s := range sqls {
+		ps[i] = piece{sql: s}
 	}
+	return ps
+}
+
+func TestMergeWrites(t *testing.T) {
+	p := pieces
 	q := func(sql string) []piece { return []piece{{sql: sql, sink: func([]driver.Value) error { return nil }}} }
 	for _, tc := range []struct {
 		name string
@@ -51,7 +54,13 @@ func TestMergeWrites(t *testing.T) {
 		{"one statement", p(`INSERT INTO a VALUES (1)`), ""},
 		{"a table twice", p(`INSERT INTO "a" VALUES (1)`, `INSERT INTO a VALUES (2)`), ""},
 		{"a table twice through a WITH", p(`INSERT INTO a VALUES (1)`, `WITH t AS (INSERT INTO a VALUES (2)) INSERT INTO b VALUES (1)`), ""},
-		{"an update", p(`INSERT INTO a VALUES (1)`, `UPDATE b SET n = 1`), ""},
+		{"an update last", p(`INSERT INTO a VALUES (1)`, `UPDATE b SET n = 1`), ""},
+		{"an update first", p(`UPDATE "contacts" AS "c" SET "firstname" = 'Ada' WHERE ("c"."id" = 'x')`, `INSERT INTO "events" VALUES (1)`),
+			`WITH sluice_w0 AS (UPDATE "contacts" AS "c" SET "firstname" = 'Ada' WHERE ("c"."id" = 'x')) INSERT INTO "events" VALUES (1)`},
+		{"an update reading another table", p(`UPDATE a SET n = 1 WHERE id IN (SELECT id FROM b)`, `INSERT INTO c VALUES (1)`), ""},
+		{"an update that may read another table", p(`UPDATE a SET note = 'from me' WHERE id = 1`, `INSERT INTO c VALUES (1)`), ""},
+		{"an update returning", p(`UPDATE a SET n = 1 RETURNING id`, `INSERT INTO c VALUES (1)`), ""},
+		{"an update and an insert of one table", p(`UPDATE "a" SET n = 1 WHERE id = 1`, `INSERT INTO a VALUES (2)`), ""},
 		{"returning", p(`INSERT INTO a VALUES (1)`, `INSERT INTO b VALUES (1) RETURNING id`), ""},
 		{"recursive", p(`INSERT INTO a VALUES (1)`, `WITH RECURSIVE t AS (SELECT 1) INSERT INTO b SELECT * FROM t`), ""},
 		{"a select in the WITH", p(`INSERT INTO a VALUES (1)`, `WITH t AS (SELECT 1) INSERT INTO b SELECT * FROM t`), ""},
@@ -71,6 +80,31 @@ SELECT id FROM c`), p(`INSERT INTO d VALUES (1)`, `WITH totals AS (INSERT INTO e
 		got, ok := mergeWrites(tc.in)
 		if ok != (tc.want != "") || got != tc.want {
 			t.Errorf("%s: mergeWrites = %q, %v\nwant %q", tc.name, got, ok, tc.want)
+		}
+	}
+}
+
+// TestMergeTail: statements that cannot merge stay in front, as they are,
+// and those after them merge when they can.
+func TestMergeTail(t *testing.T) {
+	p := pieces
+	for _, tc := range []struct {
+		name  string
+		in    []piece
+		first int
+		want  string // "" when not merged
+	}{
+		{"one in front", p(`UPDATE a SET n = 1 WHERE id IN (SELECT id FROM b)`, `INSERT INTO c VALUES (1)`, `INSERT INTO d VALUES (1)`),
+			1, `WITH sluice_w0 AS (INSERT INTO c VALUES (1)) INSERT INTO d VALUES (1)`},
+		{"two in front", p(`UPDATE c SET n = 1`, `DELETE FROM d`, `INSERT INTO d VALUES (1)`, `INSERT INTO e VALUES (1)`),
+			2, `WITH sluice_w0 AS (INSERT INTO d VALUES (1)) INSERT INTO e VALUES (1)`},
+		{"nothing to merge after", p(`DELETE FROM d`, `INSERT INTO d VALUES (1)`), 0, ""},
+		{"a table twice after", p(`DELETE FROM d`, `INSERT INTO d VALUES (1)`, `INSERT INTO d VALUES (2)`), 0, ""},
+		{"a copy in front", []piece{{sql: `COPY b FROM STDIN`, rows: []byte("1\n")}, {sql: `INSERT INTO c VALUES (1)`}, {sql: `INSERT INTO d VALUES (1)`}}, 0, ""},
+	} {
+		first, got, ok := mergeTail(tc.in)
+		if ok != (tc.want != "") || got != tc.want || len(first) != tc.first {
+			t.Errorf("%s: mergeTail = %d first, %q, %v\nwant %d, %q", tc.name, len(first), got, ok, tc.first, tc.want)
 		}
 	}
 }

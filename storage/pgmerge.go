@@ -18,11 +18,12 @@ import (
 //
 // PostgreSQL runs every part of such a statement on one snapshot, so a
 // part does not see the rows of another, and changing a row twice in one
-// statement is an error: hence INSERTs only (an upsert reads only its own
-// table), each table once. Constraints are checked at the end of the
-// statement, so a row may still refer to a row another part inserts.
-// Anything else is left as it is (ok false), and then goes as several
-// statements in one message, as before.
+// statement is an error: hence INSERTs (an upsert reads only its own
+// table) and, before the last statement, UPDATEs that read no other table
+// (a contact's, by id), each table once. Constraints are checked at the
+// end of the statement, so a row may still refer to a row another part
+// inserts. Anything else is left as it is (ok false), and then goes as
+// several statements in one message, as before (or see mergeTail).
 //
 // A query sent later (queryLater: a WITH of UPDATEs or INSERTs, then a
 // SELECT) waits first when it waits at all; it is then the main statement,
@@ -79,7 +80,7 @@ func mergeWrites(ps []piece) (merged string, ok bool) {
 			}
 			parts = parts[:len(parts)-1] // the last statement is the main one
 			last = main
-		} else if !add(name, main, insertTable) {
+		} else if !add(name, main, insertOrUpdateTable) {
 			return "", false
 		}
 	}
@@ -102,6 +103,24 @@ func mergeWrites(ps []piece) (merged string, ok bool) {
 	return q.String(), true
 }
 
+// mergeTail is mergeWrites for the waiting statements after the first
+// ones, when mergeWrites cannot take them all: ps[:k] stay as they are and
+// ps[k:] become one statement, for the smallest k that works. The first
+// are plain statements (no COPY, no query) that cannot merge, such as an
+// UPDATE of a contact before the INSERTs of its events. The order stays,
+// so the merged statement sees what the first ones wrote.
+func mergeTail(ps []piece) (first []piece, merged string, ok bool) {
+	for k := 1; k < len(ps)-1; k++ {
+		if ps[k-1].rows != nil || ps[k-1].sink != nil {
+			return nil, "", false
+		}
+		if merged, ok := mergeWrites(ps[k:]); ok {
+			return ps[:k], merged, true
+		}
+	}
+	return nil, "", false
+}
+
 // insertTable returns the table an INSERT statement writes, as written
 // (quoted or not), if stmt is an INSERT without RETURNING.
 func insertTable(stmt string) (string, bool) {
@@ -114,6 +133,21 @@ func insertTable(stmt string) (string, bool) {
 		return "", false
 	}
 	return strings.Trim(rest[:end], `"`), true
+}
+
+// insertOrUpdateTable returns the table an INSERT without RETURNING, or an
+// UPDATE without RETURNING that reads no other table, writes. A statement
+// that only might read another (the words SELECT or FROM anywhere, even in
+// a string) is refused.
+func insertOrUpdateTable(stmt string) (string, bool) {
+	if !strings.HasPrefix(stmt, "UPDATE ") {
+		return insertTable(stmt)
+	}
+	upper := strings.ToUpper(stmt)
+	if strings.Contains(upper, "RETURNING") || strings.Contains(upper, "SELECT") || strings.Contains(upper, "FROM") {
+		return "", false
+	}
+	return writeTable(stmt)
 }
 
 // writeTable returns the table an INSERT or UPDATE statement writes.

@@ -139,3 +139,50 @@ ORDER BY contact_id, name`).Scan(ctx, &got); err != nil {
 		}
 	})
 }
+
+// TestUpdateContactsLater: the contacts' fields are written, and the dates
+// of those redated only, in one round trip on PostgreSQL.
+func TestUpdateContactsLater(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		var cs []*engine.Contact
+		for i := range 3 {
+			c := &engine.Contact{ID: fmt.Sprintf("ctc_%d", i), Email: fmt.Sprintf("c%d@x.org", i),
+				Dates: map[string]string{"birthday": "1990-03-10"}, CreatedAt: t0, UpdatedAt: t0}
+			if ok, err := s.InsertContact(ctx, c); err != nil || !ok {
+				t.Fatalf("InsertContact: %v %v", ok, err)
+			}
+			c.Firstname = fmt.Sprint("Ann ", i)
+			c.Dates = map[string]string{"birthday": "2000-02-29"}
+			cs = append(cs, c)
+		}
+		trips := s.RoundTrips()
+		err := s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
+			return tx.UpdateContactsLater(ctx, cs[:2], cs[1:2]) // ctc_2 unchanged; ctc_0's dates not rewritten
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := s.RoundTrips() - trips; s.Postgres() && n != 1 {
+			t.Errorf("%d round trips, want 1", n)
+		}
+		for i, want := range []string{"Ann 0", "Ann 1", ""} {
+			c, err := s.GetContact(ctx, fmt.Sprintf("ctc_%d", i))
+			if err != nil || c.Firstname != want {
+				t.Errorf("contact %d: %+v, %v; want firstname %q", i, c, err, want)
+			}
+		}
+		got, err := s.ContactsByDate(ctx, engine.DateQuery{Name: "birthday", MonthDays: []string{"03-10", "02-29"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dates []string
+		for _, c := range got {
+			dates = append(dates, c.ContactID+" "+c.Date)
+		}
+		if diff := cmp.Diff([]string{"ctc_0 1990-03-10", "ctc_1 2000-02-29", "ctc_2 1990-03-10"}, dates); diff != "" {
+			t.Errorf("scheduled dates (-want +got):\n%s", diff)
+		}
+	})
+}

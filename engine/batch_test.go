@@ -209,9 +209,9 @@ func (tx spyTx) FinishSteps(ctx context.Context, ids []string, at time.Time, com
 	return tx.Tx.FinishSteps(ctx, ids, at, complete)
 }
 
-func (tx spyTx) FinishAll(ctx context.Context, ids []string, at time.Time, complete []string, completed *[]string) error {
+func (tx spyTx) FinishAll(ctx context.Context, ids []string, at time.Time, complete []string, next []*engine.Step, completed *[]string) error {
 	defer tx.s.enter("FinishAll", ids)()
-	return tx.Tx.FinishAll(ctx, ids, at, complete, completed)
+	return tx.Tx.FinishAll(ctx, ids, at, complete, next, completed)
 }
 
 func (tx spyTx) InsertNewDeliveries(ctx context.Context, ds []*engine.Delivery) error {
@@ -1366,6 +1366,50 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	if _, ds := r.queue.enqueued(); len(ds) != 1 {
 		t.Errorf("%d deliveries queued, want 1 (optin_finalized of the second list)", len(ds))
 	}
+}
+
+// TestRoundTripsPerStep: on PostgreSQL a webhook followed by another step
+// (a node with one edge in, which only its finish can reach) commits in
+// one round trip and one statement too: its finish, the next step, its
+// delivery, attempt and counters.
+func TestRoundTripsPerStep(t *testing.T) {
+	st := storagetest.OpenPostgres(t)
+	r := newRig(t, st)
+	r.e.EnableRecentSteps()
+	ctx := context.Background()
+	g := engine.Graph{Nodes: []engine.Node{node("t1", "signup", `{}`), hookNode("w1", "https://example.org/a"), hookNode("w2", "https://example.org/b")},
+		Edges: []engine.Edge{{From: "t1", To: "w1"}, {From: "w1", To: "w2"}}}
+	sc := r.activate(t, g, false)
+	last := func() string {
+		steps, _ := r.queue.enqueued()
+		return steps[len(steps)-1]
+	}
+	for _, email := range []string{"warm@example.org", "new@example.org"} {
+		r.ingest(t, engine.EventInput{Type: "signup", Email: email})
+		for _, node := range []string{"w1", "w2"} {
+			trips, statements := st.RoundTrips(), st.Statements()
+			if err := r.e.RunStep(ctx, last()); err != nil {
+				t.Fatal(err)
+			}
+			trips, statements = st.RoundTrips()-trips, st.Statements()-statements
+			if email == "new@example.org" && (trips != 1 || statements != 1) { // the first warms the caches
+				t.Errorf("%s's step: %d round trips, %d statements; want 1 and 1", node, trips, statements)
+			}
+		}
+	}
+	s := r.stats(t, sc.ID)
+	for _, node := range []string{"t1", "w1", "w2"} {
+		if s[node].Reached != 2 {
+			t.Errorf("%s reached %d times, want 2", node, s[node].Reached)
+		}
+	}
+	if s["w1"].Accepted != 2 || s["w2"].Accepted != 2 {
+		t.Errorf("accepted: w1 %d, w2 %d; want 2 each", s["w1"].Accepted, s["w2"].Accepted)
+	}
+	if n := countRows(t, st, "SELECT count(*) FROM runs WHERE scenario_id = ? AND status = 'completed'", sc.ID); n != 2 {
+		t.Errorf("%d runs completed, want 2", n)
+	}
+	r.checkRebuild(t, sc.ID, 1)
 }
 
 // TestIngestFill: with a linger too long to end first, events wait until

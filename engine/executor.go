@@ -175,54 +175,94 @@ func (e *Engine) commitOutcomes(batch []*outcome) {
 // attempts, applies contact changes, creates the next steps and completes
 // the runs that have nothing left, each kind in one statement.
 func (e *Engine) commitTogether(ctx context.Context, batch []*outcome) error {
-	if lastSteps(batch) {
-		err := e.commitLast(ctx, batch)
+	next, goesOn := following(batch)
+	if sureSteps(batch, next) {
+		err := e.commitSure(ctx, batch, next, goesOn)
 		if !errors.Is(err, ErrStale) {
 			return err
 		}
 		// A step of the batch was finished elsewhere: sort them out.
 	}
-	return e.commitSorting(ctx, batch)
+	return e.commitSorting(ctx, batch, next, goesOn)
 }
 
-// lastSteps tells a batch of distinct steps that each end their run's
-// branch and change no contact, as the webhook at the end of a scenario:
-// committing it reads nothing.
-func lastSteps(batch []*outcome) bool {
+// following returns the steps that follow each outcome of batch, by
+// index, and the runs that go on: get a next step.
+func following(batch []*outcome) (next [][]*Step, goesOn map[string]bool) {
+	next = make([][]*Step, len(batch))
+	goesOn = map[string]bool{}
+	for i, o := range batch {
+		if !o.res.End {
+			due := o.now
+			if !o.res.NextAt.IsZero() {
+				due = o.res.NextAt.UTC()
+			}
+			next[i] = stepsAfter(o.plan, o.run, o.st.NodeID, o.res.Label, due, o.now)
+		}
+		if len(next[i]) > 0 {
+			goesOn[o.run.ID] = true
+		}
+	}
+	return next, goesOn
+}
+
+// endingRuns returns the runs of batch that get no next step, whose last
+// pending step may be in the batch, once each.
+func endingRuns(batch []*outcome, next [][]*Step, goesOn map[string]bool) (ending []string, ends map[string]bool) {
+	ends = map[string]bool{}
+	for i, o := range batch {
+		if len(next[i]) == 0 && !goesOn[o.run.ID] && !ends[o.run.ID] {
+			ends[o.run.ID] = true
+			ending = append(ending, o.run.ID)
+		}
+	}
+	return ending, ends
+}
+
+// sureSteps tells a batch of distinct steps that change no contact and
+// whose next steps are of nodes with one edge in, as a webhook that ends a
+// scenario or is followed by another step: their next steps can only be
+// made by their finish, so committing them reads nothing.
+func sureSteps(batch []*outcome, next [][]*Step) bool {
 	seen := make(map[string]bool, len(batch))
-	for _, o := range batch {
-		if seen[o.st.ID] || len(o.res.Changes) > 0 || !o.res.End && len(o.plan.next(o.st.NodeID, o.res.Label)) > 0 {
+	for i, o := range batch {
+		if seen[o.st.ID] || len(o.res.Changes) > 0 {
 			return false
+		}
+		for _, s := range next[i] {
+			if n := o.plan.nodes[s.NodeID]; n == nil || n.in != 1 {
+				return false
+			}
 		}
 		seen[o.st.ID] = true
 	}
 	return true
 }
 
-// commitLast commits a batch of lastSteps assuming every step is still
+// commitSure commits a batch of sureSteps assuming every step is still
 // pending, as it is unless another worker ran it too: the steps' finish,
-// their runs' completion, deliveries, attempts and counters then go as one
-// statement on PostgreSQL (FinishAll). If a step was not pending, nothing
-// is stored and the error is ErrStale.
-func (e *Engine) commitLast(ctx context.Context, batch []*outcome) error {
+// their runs' completion, the next steps, deliveries, attempts and
+// counters then go as one statement on PostgreSQL (FinishAll). If a step
+// was not pending, nothing is stored and the error is ErrStale.
+func (e *Engine) commitSure(ctx context.Context, batch []*outcome, next [][]*Step, goesOn map[string]bool) error {
 	ids := make([]string, len(batch))
-	var ending []string
-	ends := map[string]bool{}
+	var steps []*Step
 	for i, o := range batch {
 		ids[i] = o.st.ID
-		if !ends[o.run.ID] {
-			ends[o.run.ID] = true
-			ending = append(ending, o.run.ID)
-		}
+		steps = append(steps, next[i]...)
 	}
+	ending, _ := endingRuns(batch, next, goesOn)
 	return e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
 		var completed []string
-		if err := tx.FinishAll(ctx, ids, e.now(), ending, &completed); err != nil {
+		if err := tx.FinishAll(ctx, ids, e.now(), ending, steps, &completed); err != nil {
 			return err
 		}
 		if err := e.storeFirstAttempts(ctx, tx, w, batch); err != nil {
 			return err
 		}
+		from := len(w.steps)
+		stepsInserted(w, steps)
+		e.knowNext(w, from, batch, nil)
 		// As commitSorting's recheck; known only once committed.
 		w.settle = func(w *work) {
 			done := make(map[string]bool, len(completed))
@@ -239,37 +279,41 @@ func (e *Engine) commitLast(ctx context.Context, batch []*outcome) error {
 	})
 }
 
+// knowNext hands the steps queued since from, those following outcomes,
+// to the recent steps with their contact (as contacts holds it when the
+// commit changed it) and event.
+func (e *Engine) knowNext(w *work, from int, outcomes []*outcome, contacts map[string]*Contact) {
+	if !e.recent.on.Load() {
+		return
+	}
+	byRun := make(map[string]*outcome, len(outcomes))
+	for _, o := range outcomes {
+		byRun[o.run.ID] = o
+	}
+	e.know(w, from, func(s *Step) (*Contact, *Event) {
+		o := byRun[s.RunID]
+		if o == nil {
+			return nil, nil
+		}
+		if c := contacts[o.contact.ID]; c != nil {
+			return c, o.event // as the changes of this commit left it
+		}
+		return o.contact, o.event
+	})
+}
+
 // commitSorting is commitTogether for any batch: it finishes the steps
 // first, and goes on with those it finished.
-func (e *Engine) commitSorting(ctx context.Context, batch []*outcome) error {
+func (e *Engine) commitSorting(ctx context.Context, batch []*outcome, next [][]*Step, goesOn map[string]bool) error {
 	return e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
 		// What follows each step is known before anything is written, so
 		// the runs it ends complete with the steps' finish, in one
 		// statement on PostgreSQL.
 		ids := make([]string, len(batch))
-		next := make([][]*Step, len(batch))
-		goesOn := map[string]bool{}
 		for i, o := range batch {
 			ids[i] = o.st.ID
-			if !o.res.End {
-				due := o.now
-				if !o.res.NextAt.IsZero() {
-					due = o.res.NextAt.UTC()
-				}
-				next[i] = stepsAfter(o.plan, o.run, o.st.NodeID, o.res.Label, due, o.now)
-			}
-			if len(next[i]) > 0 {
-				goesOn[o.run.ID] = true
-			}
 		}
-		var ending []string
-		ends := map[string]bool{} // runs whose last pending step may be in the batch
-		for i, o := range batch {
-			if len(next[i]) == 0 && !goesOn[o.run.ID] && !ends[o.run.ID] {
-				ends[o.run.ID] = true
-				ending = append(ending, o.run.ID)
-			}
-		}
+		ending, ends := endingRuns(batch, next, goesOn)
 		finished, completed, err := tx.FinishSteps(ctx, ids, e.now(), ending)
 		if err != nil {
 			return err
@@ -314,22 +358,7 @@ func (e *Engine) commitSorting(ctx context.Context, batch []*outcome) error {
 		if err != nil {
 			return err
 		}
-		if e.recent.on.Load() {
-			byRun := make(map[string]*outcome, len(claimed))
-			for _, o := range claimed {
-				byRun[o.run.ID] = o
-			}
-			e.know(w, from, func(s *Step) (*Contact, *Event) {
-				o := byRun[s.RunID]
-				if o == nil {
-					return nil, nil
-				}
-				if c := contacts[o.contact.ID]; c != nil {
-					return c, o.event // as the changes of this commit left it
-				}
-				return o.contact, o.event
-			})
-		}
+		e.knowNext(w, from, claimed, contacts)
 		// A run that was to go on but got no new pending step (its next
 		// node was reached already) may have ended too.
 		var rest []*Run

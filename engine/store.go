@@ -100,9 +100,11 @@ type Tx interface {
 	FinishSteps(ctx context.Context, ids []string, at time.Time, complete []string) (finished, completed []string, err error)
 	// FinishAll is FinishSteps for steps (distinct ids) that must all be
 	// pending: if one is not, the transaction fails with ErrStale and
-	// stores nothing. It may be sent with the commit, so the runs it
-	// completed are in *completed only once the transaction has committed.
-	FinishAll(ctx context.Context, ids []string, at time.Time, complete []string, completed *[]string) error
+	// stores nothing. It inserts next, steps that only these steps' finish
+	// can create, as InsertNewSteps does. It may be sent with the commit,
+	// so the runs it completed are in *completed only once the transaction
+	// has committed.
+	FinishAll(ctx context.Context, ids []string, at time.Time, complete []string, next []*Step, completed *[]string) error
 	// InsertDeliveries inserts the deliveries whose id is new and reports
 	// for each whether it did.
 	InsertDeliveries(ctx context.Context, ds []*Delivery) ([]bool, error)

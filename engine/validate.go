@@ -14,6 +14,7 @@ type planNode struct {
 	spec     Spec
 	compiled Compiled
 	out      []Edge
+	in       int // edges into the node
 }
 
 // next returns the nodes reached from id by edges with label.
@@ -118,6 +119,7 @@ func compileGraph(reg *Registry, g Graph) (*plan, []Problem) {
 			}
 		}
 		from.out = append(from.out, ed)
+		to.in++
 	}
 	for _, id := range p.order {
 		pn := p.nodes[id]

@@ -394,12 +394,16 @@ const staleMark = "sluice: steps no longer pending"
 
 // FinishAll moves the steps (distinct ids, all pending) to done and
 // completes the runs of complete with nothing pending left, as FinishSteps
-// does. On PostgreSQL the statement waits for the commit (queryLater) and
-// the writes after it join it, so a step's finish, its delivery, attempt
-// and counters are one statement. A step that is no longer pending fails
-// it: PostgreSQL has no RAISE outside PL/pgSQL, so the statement casts a
-// text that says so to an integer, which fails (isStale).
-func (r *repo) FinishAll(ctx context.Context, ids []string, at time.Time, complete []string, completed *[]string) error {
+// does, and inserts the next steps. On PostgreSQL the statement waits for
+// the commit (queryLater) and the writes after it join it, so a step's
+// finish, the step after it, its delivery, attempt and counters are one
+// statement. The next steps are a part of its own WITH, the merge of
+// waiting writes taking each table once: they are new rows, and the runs
+// they go on in are not among those it completes. A step that is no
+// longer pending fails it: PostgreSQL has no RAISE outside PL/pgSQL, so
+// the statement casts a text that says so to an integer, which fails
+// (isStale).
+func (r *repo) FinishAll(ctx context.Context, ids []string, at time.Time, complete []string, next []*engine.Step, completed *[]string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -412,7 +416,7 @@ func (r *repo) FinishAll(ctx context.Context, ids []string, at time.Time, comple
 			return fmt.Errorf("finish %d steps: %d pending: %w", len(ids), len(finished), engine.ErrStale)
 		}
 		*completed = done
-		return nil
+		return r.InsertNewSteps(ctx, next)
 	}
 	q := finishedCTE
 	args := []any{ut(at), bun.In(ids)}
@@ -421,6 +425,14 @@ func (r *repo) FinishAll(ctx context.Context, ids []string, at time.Time, comple
 		q += completedCTE
 		args = append(args, bun.In(complete))
 		main = "SELECT id FROM completed UNION ALL "
+	}
+	if len(next) > 0 {
+		rows := make([]stepRow, len(next))
+		for i, s := range next {
+			rows[i] = newStepRow(s)
+		}
+		q += ", next_steps AS (?)"
+		args = append(args, bun.Safe(r.conn(ctx).NewInsert().Model(&rows).Returning("NULL").String()))
 	}
 	q += "\n" + main + "SELECT CAST(? || COUNT(*) || ' of ' || ? AS integer)::text FROM finished HAVING COUNT(*) <> ?"
 	args = append(args, staleMark+": finished ", len(ids), len(ids))

@@ -469,10 +469,11 @@ func TestFinishStepsCompletes(t *testing.T) {
 	})
 }
 
-// FinishAll finishes steps that are all pending and completes the runs it
-// ends, with what the transaction writes after it; when one step is no
-// longer pending, the transaction fails with ErrStale and stores nothing,
-// neither the other steps' finish nor the writes after it.
+// FinishAll finishes steps that are all pending, completes the runs it
+// ends and inserts the next steps, with what the transaction writes after
+// it (on PostgreSQL in one round trip); when one step is no longer
+// pending, the transaction fails with ErrStale and stores nothing, neither
+// the other steps' finish, the next steps nor the writes after it.
 func TestFinishAll(t *testing.T) {
 	t.Parallel()
 	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
@@ -489,10 +490,16 @@ func TestFinishAll(t *testing.T) {
 		if _, err := s.InsertSteps(ctx, steps); err != nil {
 			t.Fatal(err)
 		}
-		finish := func(ids []string, runs []string, d *engine.Delivery) ([]string, error) {
+		finish := func(ids []string, runs []string, next *engine.Step, d *engine.Delivery) ([]string, error) {
 			var completed []string
+			trips := s.RoundTrips()
+			defer func() {
+				if n := s.RoundTrips() - trips; s.Postgres() && n != 1 {
+					t.Errorf("FinishAll of %v: %d round trips, want 1", ids, n)
+				}
+			}()
 			err := s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
-				if err := tx.FinishAll(ctx, ids, at(5), runs, &completed); err != nil {
+				if err := tx.FinishAll(ctx, ids, at(5), runs, []*engine.Step{next}, &completed); err != nil {
 					return err
 				}
 				if err := tx.InsertNewDeliveries(ctx, []*engine.Delivery{d}); err != nil {
@@ -502,7 +509,8 @@ func TestFinishAll(t *testing.T) {
 			})
 			return completed, err
 		}
-		completed, err := finish([]string{"stp_last", "stp_branch"}, []string{last.ID, branch.ID}, delivery("dlv_1", "scn_a", "n1", t0))
+		completed, err := finish([]string{"stp_last", "stp_branch"}, []string{last.ID, branch.ID}, step("stp_next", branch, "n3", t0),
+			delivery("dlv_1", "scn_a", "n1", t0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -513,15 +521,19 @@ func TestFinishAll(t *testing.T) {
 			t.Errorf("the delivery written after FinishAll: %v", err)
 		}
 
-		_, err = finish([]string{"stp_later", "stp_done"}, []string{later.ID}, delivery("dlv_2", "scn_a", "n1", t0))
+		_, err = finish([]string{"stp_later", "stp_done"}, []string{later.ID}, step("stp_next_2", later, "n3", t0),
+			delivery("dlv_2", "scn_a", "n1", t0))
 		if !errors.Is(err, engine.ErrStale) {
 			t.Fatalf("FinishAll of a step done already: %v, want ErrStale", err)
 		}
 		if _, err := s.GetDelivery(ctx, "dlv_2"); !errors.Is(err, engine.ErrNotFound) {
 			t.Errorf("the delivery of the failed transaction: %v, want ErrNotFound", err)
 		}
+		if _, err := s.GetStep(ctx, "stp_next_2"); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("the next step of the failed transaction: %v, want ErrNotFound", err)
+		}
 		for id, want := range map[string]engine.StepStatus{"stp_last": engine.StepDone, "stp_branch": engine.StepDone,
-			"stp_branch_b": engine.StepPending, "stp_later": engine.StepPending} {
+			"stp_branch_b": engine.StepPending, "stp_later": engine.StepPending, "stp_next": engine.StepPending} {
 			if st, err := s.GetStep(ctx, id); err != nil || st.Status != want {
 				t.Errorf("%s: %v, %v; want %s", id, st, err, want)
 			}

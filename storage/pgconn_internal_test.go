@@ -74,6 +74,8 @@ SELECT id FROM c`), p(`INSERT INTO d VALUES (1)`, `WITH totals AS (INSERT INTO e
 			`WITH f AS (UPDATE "steps" SET s = 'done' RETURNING id), c AS (UPDATE runs SET s = 1 WHERE id IN (SELECT id FROM f) RETURNING id), sluice_w1 AS (INSERT INTO d VALUES (1)), totals AS (INSERT INTO e VALUES (1)), sluice_w2 AS (INSERT INTO g VALUES (2)) SELECT id FROM c`},
 		{"a query alone", q(`WITH f AS (UPDATE steps SET s = 1 RETURNING id) SELECT id FROM f`), `WITH f AS (UPDATE steps SET s = 1 RETURNING id) SELECT id FROM f`},
 		{"a query writing a table twice", append(q(`WITH f AS (UPDATE steps SET s = 1 RETURNING id) SELECT id FROM f`), p(`INSERT INTO steps VALUES (1)`)...), ""},
+		{"a query writing a table twice in its own WITH", append(q(`WITH f AS (UPDATE steps SET s = 1 RETURNING id), n AS (INSERT INTO "steps" VALUES (2)) SELECT id FROM f`), p(`INSERT INTO d VALUES (1)`)...),
+			`WITH f AS (UPDATE steps SET s = 1 RETURNING id), n AS (INSERT INTO "steps" VALUES (2)), sluice_w1 AS (INSERT INTO d VALUES (1)) SELECT id FROM f`},
 		{"a query reading in its WITH", q(`WITH f AS (SELECT 1) SELECT * FROM f`), ""},
 		{"a query not last", append(p(`INSERT INTO a VALUES (1)`), q(`WITH f AS (UPDATE steps SET s = 1 RETURNING id) SELECT id FROM f`)...), ""},
 	} {

@@ -367,7 +367,7 @@ func TestQueryLaterJoinsTheCommit(t *testing.T) {
 		}
 		rt, st, err := trips(t, s, func() error {
 			return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
-				if err := tx.FinishAll(ctx, []string{id}, at(5), []string{r.ID}, &completed); err != nil {
+				if err := tx.FinishAll(ctx, []string{id}, at(5), []string{r.ID}, nil, &completed); err != nil {
 					return err
 				}
 				if between {
@@ -420,7 +420,7 @@ func TestQueryLaterBeforeCopy(t *testing.T) {
 		rt, _, err := trips(t, s, func() error {
 			return s.InTx(ctx, func(ctx context.Context, tx engine.Tx) error {
 				var completed []string
-				if err := tx.FinishAll(ctx, ids, at(5), []string{r.ID}, &completed); err != nil {
+				if err := tx.FinishAll(ctx, ids, at(5), []string{r.ID}, nil, &completed); err != nil {
 					return err
 				}
 				return tx.InsertNewDeliveries(ctx, []*engine.Delivery{delivery("dlv_1", sc.ID, "hook", t0)})

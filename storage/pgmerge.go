@@ -39,9 +39,13 @@ func mergeWrites(ps []piece) (merged string, ok bool) {
 	type part struct{ name, body string }
 	var parts []part
 	tables, names := map[string]bool{}, map[string]bool{}
-	add := func(name, body string, table func(string) (string, bool)) bool {
+	// The parts of a query sent later (its own WITH) may write a table
+	// twice, as FinishAll's finish and its next steps do: it was written
+	// as one statement. The statements after it may write none of its
+	// tables.
+	add := func(name, body string, table func(string) (string, bool), own bool) bool {
 		t, ok := table(body)
-		if !ok || tables[t] || names[name] {
+		if !ok || tables[t] && !own || names[name] {
 			return false
 		}
 		tables[t], names[name] = true, true
@@ -62,7 +66,7 @@ func mergeWrites(ps []piece) (merged string, ok bool) {
 			table = writeTable
 		}
 		for _, c := range with {
-			if !add(c[0], c[1], table) {
+			if !add(c[0], c[1], table, p.sink != nil) {
 				return "", false
 			}
 		}
@@ -75,12 +79,12 @@ func mergeWrites(ps []piece) (merged string, ok bool) {
 			continue
 		}
 		if i == len(ps)-1 && !head {
-			if !add(name, main, insertTable) {
+			if !add(name, main, insertTable, false) {
 				return "", false
 			}
 			parts = parts[:len(parts)-1] // the last statement is the main one
 			last = main
-		} else if !add(name, main, insertOrUpdateTable) {
+		} else if !add(name, main, insertOrUpdateTable, false) {
 			return "", false
 		}
 	}

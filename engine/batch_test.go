@@ -75,7 +75,8 @@ func (g *gate) wait(n int) bool {
 
 // spyStore is a store that records the calls the engine makes per batch
 // (a LoadSteps call is one batch of step reads, a FinishSteps call one of
-// step outcomes, a GetContactsByEmail call one try of a batch of events),
+// step outcomes, an InsertNewContacts call one try of a batch of events of
+// new contacts),
 // counts those in flight, and holds them at a gate when asked to.
 type spyStore struct {
 	engine.Store // nil: LoadSteps finds nothing, and nothing else may be called
@@ -619,14 +620,14 @@ func TestBatchIngestConcurrent(t *testing.T) {
 			t.Errorf("enqueued steps are not the %d pending ones (-pending +enqueued):\n%s", distinct, diff)
 		}
 		largest := 0
-		for _, b := range r.spy.recorded("GetContactsByEmail") {
+		for _, b := range r.spy.recorded("InsertNewContacts") {
 			largest = max(largest, len(b))
 		}
 		if largest > engine.MaxBatch {
-			t.Errorf("a batch read %d emails; the cap is %d events", largest, engine.MaxBatch)
+			t.Errorf("a batch created %d contacts; the cap is %d events", largest, engine.MaxBatch)
 		}
 		if largest < 2 {
-			t.Errorf("no batch read more than one email: the calls were not merged")
+			t.Errorf("no batch created more than one contact: the calls were not merged")
 		}
 		r.checkRebuild(t, sc.ID, 1)
 	})
@@ -711,7 +712,11 @@ func TestBatchIngestRunRace(t *testing.T) {
 		r1, r2 := newRig(t, st), newRig(t, st)
 		ctx := context.Background()
 		sc := r1.activate(t, signupHook(), false)
-		r1.ingest(t, engine.EventInput{Type: "visit", Email: "race@example.org"}) // known, in no scenario
+		// Known, in no scenario; each engine has read it, so neither
+		// guesses its next batch's contacts new (guessAllNew).
+		for _, r := range []*rig{r1, r1, r2} {
+			r.ingest(t, engine.EventInput{Type: "visit", Email: "race@example.org"})
+		}
 		g1, g2 := r1.spy.hold("InsertNewContacts"), r2.spy.hold("InsertNewContacts")
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
@@ -743,12 +748,49 @@ func TestBatchIngestRunRace(t *testing.T) {
 		if got := len(s1) + len(s2); got != 1 {
 			t.Errorf("%d steps queued, want 1", got)
 		}
-		want := 3 // the visit's read and one per batch
+		want := 5 // the visits' reads and one per batch
 		if st.Postgres() {
-			want = 4 // and the loser's second try
+			want = 6 // and the loser's second try
 		}
 		if got := len(r1.spy.recorded("GetContactsByEmail")) + len(r2.spy.recorded("GetContactsByEmail")); got != want {
 			t.Errorf("%d contact reads, want %d", got, want)
+		}
+	})
+}
+
+// TestGuessNewContacts: after a batch that found none of its contacts the
+// next reads nothing and creates them all; a stored contact among them
+// fails that commit, and the batch reads and stores each event once.
+func TestGuessNewContacts(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		sc := r.activate(t, signupHook(), false)
+		first := r.ingest(t, engine.EventInput{Type: "signup", Email: "a@example.org"})[0] // found none
+		reads := len(r.spy.recorded("GetContactsByEmail"))
+		res := r.ingest(t, engine.EventInput{Type: "signup", Email: "b@example.org"},
+			engine.EventInput{Type: "signup", Email: "A@example.org"}) // stored: the guess fails
+		if got := len(r.spy.recorded("GetContactsByEmail")) - reads; got != 1 {
+			t.Errorf("%d reads for the batch, want 1 (after the failed guess)", got)
+		}
+		if tries := r.spy.recorded("InsertNewContacts"); len(tries) != 3 || len(tries[1]) != 2 || len(tries[2]) != 1 {
+			t.Errorf("contacts created per try %q, want [a] then [a b] (the guess) then [b]", tries)
+		}
+		if res[1].ContactID != first.ContactID {
+			t.Errorf("the stored contact's event went to %s, want %s", res[1].ContactID, first.ContactID)
+		}
+		if n := countRows(t, st, "SELECT count(*) FROM contacts"); n != 2 {
+			t.Errorf("%d contacts, want 2", n)
+		}
+		if n := countRows(t, st, "SELECT count(*) FROM events WHERE type = 'signup'"); n != 3 {
+			t.Errorf("%d signups stored, want 3", n)
+		}
+		if s := r.stats(t, sc.ID); s["t1"].Reached != 2 {
+			t.Errorf("t1 reached %d times, want 2 (a and b enter once each)", s["t1"].Reached)
+		}
+		// Having found a contact, the next batch reads again.
+		r.ingest(t, engine.EventInput{Type: "signup", Email: "c@example.org"})
+		if got := len(r.spy.recorded("GetContactsByEmail")) - reads; got != 2 {
+			t.Errorf("%d reads after a batch that found a contact, want 2", got)
 		}
 	})
 }
@@ -832,11 +874,11 @@ func TestBatchIngestInvalidList(t *testing.T) {
 				t.Errorf("FindContact(%s) of a refused event: %v, want ErrNotFound", email, err)
 			}
 		}
-		merged := slices.ContainsFunc(r.spy.recorded("GetContactsByEmail"), func(emails []string) bool {
+		merged := slices.ContainsFunc(r.spy.recorded("InsertNewContacts"), func(emails []string) bool {
 			return slices.Contains(emails, "m1@example.org") && slices.Contains(emails, "last@example.org")
 		})
 		if !merged {
-			t.Errorf("the late calls were not merged: %v", r.spy.recorded("GetContactsByEmail"))
+			t.Errorf("the late calls were not merged: %v", r.spy.recorded("InsertNewContacts"))
 		}
 	})
 }
@@ -896,7 +938,7 @@ func TestBatchIngestFallback(t *testing.T) {
 			t.Errorf("%d contacts, want %d", got, len(emails)-1)
 		}
 		// The late calls were tried together once, then one by one.
-		merged := slices.ContainsFunc(r.spy.recorded("GetContactsByEmail"), func(emails []string) bool {
+		merged := slices.ContainsFunc(r.spy.recorded("InsertNewContacts"), func(emails []string) bool {
 			for _, e := range late {
 				if !slices.Contains(emails, e) {
 					return false
@@ -905,7 +947,7 @@ func TestBatchIngestFallback(t *testing.T) {
 			return true
 		})
 		if !merged {
-			t.Errorf("no merged try of the late calls: %q", r.spy.recorded("GetContactsByEmail"))
+			t.Errorf("no merged try of the late calls: %q", r.spy.recorded("InsertNewContacts"))
 		}
 	})
 }
@@ -1306,12 +1348,19 @@ func TestRoundTripsPerEvent(t *testing.T) {
 			t.Errorf("%s: %d round trips, %d statements; want %d and %d", what, trips, statements, wantTrips, wantStatements)
 		}
 	}
-	count("a new contact's signup", 2, 2, func() { r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org"}) })
+	// The first event's read found no contact, so the next batch guesses
+	// its contacts are new too and reads nothing.
+	count("a new contact's signup", 1, 1, func() { r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org"}) })
 	steps, _ := r.queue.enqueued()
 	count("its webhook step", 1, 1, func() {
 		if err := r.e.RunStep(ctx, steps[len(steps)-1]); err != nil {
 			t.Fatal(err)
 		}
+	})
+	// The guess is wrong for a stored contact: its commit fails on the
+	// contact's email, and the batch reads and commits again.
+	count("a known contact's signup, guessed new", 3, 3, func() {
+		r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org", Data: map[string]any{"firstname": "Ada"}})
 	})
 	count("a known contact's signup", 2, 2, func() {
 		r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org", Data: map[string]any{"firstname": "Ada"}})
@@ -1320,6 +1369,7 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	// has entered, so its run needs no answer either.
 	once := r.activate(t, signupHook(), false)
 	r.ingest(t, engine.EventInput{Type: "signup", Email: "warm2@example.org"})
+	r.ingest(t, engine.EventInput{Type: "signup", Email: "warm2@example.org"}) // read: no more guessing
 	count("a known contact's signup, entering once", 2, 2, func() {
 		r.ingest(t, engine.EventInput{Type: "signup", Email: "new@example.org"})
 	})
@@ -1328,6 +1378,9 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	})
 	if n := countRows(t, st, "SELECT count(*) FROM runs WHERE scenario_id = ?", once.ID); n != 2 {
 		t.Errorf("%d runs in the scenario entered once, want 2 (warm2 and new, once each)", n)
+	}
+	if n := countRows(t, st, "SELECT count(*) FROM contacts WHERE email = 'new@example.org'"); n != 1 {
+		t.Errorf("%d contacts new@example.org after the wrong guess, want 1", n)
 	}
 	// A change: the contact's UPDATE joins the commit's WITH.
 	count("a known contact's change", 2, 2, func() {
@@ -1430,7 +1483,7 @@ func TestIngestFill(t *testing.T) {
 		if err := errors.Join(errs...); err != nil {
 			t.Fatal(err)
 		}
-		tries := r.spy.recorded("GetContactsByEmail")
+		tries := r.spy.recorded("InsertNewContacts")
 		if len(tries) != 1 || len(tries[0]) != fill {
 			t.Errorf("the events went in %d batches %q, want one of %d", len(tries), tries, fill)
 		}

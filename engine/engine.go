@@ -87,6 +87,7 @@ type Engine struct {
 	// Group commit of the hot path (batch.go): events in, steps read,
 	// step outcomes out.
 	ingests  batcher[*ingestCall]
+	allNew   atomic.Bool // the last batch of events read found none of its contacts (guessAllNew)
 	loads    batcher[*loadCall]
 	outcomes batcher[*outcome]
 }

@@ -117,16 +117,24 @@ func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx 
 	}
 	var err error
 	const tries = 3
+	guess := e.allNew.Load()
 	for try := 0; try < tries; try++ {
-		// The last try does not trust a read of the runs made before
-		// BEGIN (see upsertContacts): a contact that keeps entering
-		// scenarios from elsewhere cannot make the batch fail.
-		probe := try < tries-1
+		read := readWithEntries
+		switch {
+		case guess:
+			read = guessAllNew
+		case try == tries-1:
+			// The last try does not trust a read of the runs made
+			// before BEGIN (see upsertContacts): a contact that keeps
+			// entering scenarios from elsewhere cannot make the batch
+			// fail.
+			read = readContacts
+		}
 		err = e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
 			for _, i := range valid { // a retried transaction starts clean
 				results[i] = IngestResult{}
 			}
-			if err := e.storeEvents(ctx, tx, w, inputs, valid, results, probe); err != nil {
+			if err := e.storeEvents(ctx, tx, w, inputs, valid, results, read); err != nil {
 				return err
 			}
 			if also != nil {
@@ -134,6 +142,14 @@ func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx 
 			}
 			return nil
 		})
+		if guess {
+			guess = false
+			if errors.Is(err, ErrConflict) { // a contact exists: read them
+				e.allNew.Store(false)
+				try--
+				continue
+			}
+		}
 		// A conflict here is a new contact that another transaction
 		// created since this one looked (InsertNewContacts), or a run that
 		// another transaction started since (dispatch): the next try
@@ -157,9 +173,8 @@ func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx 
 // storeEvents stores the valid inputs (indexes idx) in tx: contacts
 // created or merged, list subscriptions, the events and what they derive,
 // and the runs they start, each kind in one statement for the whole batch.
-// With probe, the read of the contacts also reads which scenarios they
-// have entered, so that their runs need no answer either (dispatch).
-func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []EventInput, idx []int, results []IngestResult, probe bool) error {
+// read says how it learns which contacts exist (upsertContacts).
+func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []EventInput, idx []int, results []IngestResult, read contactRead) error {
 	now := e.now()
 	if err := e.checkLists(ctx, tx, inputs, idx, results); err != nil {
 		return err
@@ -173,7 +188,7 @@ func (e *Engine) storeEvents(ctx context.Context, tx Tx, w *work, inputs []Event
 	if len(ok) == 0 {
 		return nil
 	}
-	ups, runs, err := e.upsertContacts(ctx, tx, w, inputs, ok, now, probe)
+	ups, runs, err := e.upsertContacts(ctx, tx, w, inputs, ok, now, read)
 	if err != nil {
 		return err
 	}
@@ -262,24 +277,31 @@ type upserted struct {
 // contact in one statement and inserts the new ones in one; it returns,
 // per input, the contact and the events the change records: group_added
 // for each group a new contact starts in; contact_updated and group_added
-// for an existing contact that changed. With probe, the same read also
-// learns which of the scenarios the events may start the stored contacts
-// have entered (the scenarios they may enter once), and returns that.
-func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []EventInput, idx []int, now time.Time, probe bool) ([]upserted, *knownRuns, error) {
+// for an existing contact that changed. With readWithEntries the same read
+// also learns which of the scenarios the events may start the stored
+// contacts have entered (the scenarios they may enter once), and returns
+// that. With guessAllNew it reads nothing and creates every contact: one
+// that exists makes the commit fail with ErrConflict.
+func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []EventInput, idx []int, now time.Time, read contactRead) ([]upserted, *knownRuns, error) {
 	emails := make([]string, len(idx))
 	for n, i := range idx {
 		emails[n] = inputs[i].Email
 	}
 	var once []string
-	if probe {
+	if read == readWithEntries {
 		var err error
 		if once, err = e.enteredOnce(ctx, tx, inputs, idx); err != nil {
 			return nil, nil, err
 		}
 	}
-	found, entries, err := tx.GetContactsByEmail(ctx, emails, once)
-	if err != nil {
-		return nil, nil, err
+	var found []*Contact
+	var entries []Entry
+	if read != guessAllNew {
+		var err error
+		if found, entries, err = tx.GetContactsByEmail(ctx, emails, once); err != nil {
+			return nil, nil, err
+		}
+		e.allNew.Store(len(found) == 0) // the next batch guesses from this one
 	}
 	book := make(map[string]*Contact, len(idx))
 	for _, c := range found {
@@ -376,6 +398,22 @@ func (e *Engine) enteredOnce(ctx context.Context, tx Tx, inputs []EventInput, id
 	slices.Sort(ids) // one statement text for one set
 	return ids, nil
 }
+
+// contactRead is how a batch of events learns which of its contacts exist.
+type contactRead int
+
+const (
+	// readWithEntries reads them, and their entries into the scenarios
+	// entered once that the events may start.
+	readWithEntries contactRead = iota
+	// readContacts reads them only.
+	readContacts
+	// guessAllNew reads nothing: the batch before found none of its
+	// contacts, so these are taken to be new too. A new signup is the
+	// common event at volume, and the guess saves a round trip; a wrong
+	// one costs the failed commit, then the batch reads.
+	guessAllNew
+)
 
 // knownRuns is what a batch's read of its contacts found of their entries
 // into the scenarios it asked about (Tx.GetContactsByEmail).

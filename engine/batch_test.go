@@ -1225,20 +1225,7 @@ func TestLastBranchCompletesRun(t *testing.T) {
 	if len(steps) != 2 {
 		t.Fatalf("%d steps enqueued, want 2 (one per branch)", len(steps))
 	}
-	g1, g2 := r.spy.hold("InsertNewDeliveries"), r2.spy.hold("InsertNewDeliveries")
-	errs := make(chan error, 2)
-	go func() { errs <- r.e.RunStep(ctx, steps[0]) }()
-	go func() { errs <- r2.e.RunStep(ctx, steps[1]) }()
-	if !g1.wait(1) || !g2.wait(1) {
-		t.Fatal("the two branches never came to store their deliveries")
-	}
-	r.spy.release("InsertNewDeliveries")
-	r2.spy.release("InsertNewDeliveries")
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
+	runBothAt(t, "InsertNewDeliveries", r, steps[0], r2, steps[1])
 	var status string
 	if err := st.DB().NewRaw("SELECT status FROM runs WHERE scenario_id = ? AND contact_id = ?", sc.ID, res[0].ContactID).Scan(ctx, &status); err != nil {
 		t.Fatal(err)
@@ -1465,6 +1452,64 @@ func TestRoundTripsPerStep(t *testing.T) {
 		t.Errorf("%d runs completed, want 2", n)
 	}
 	r.checkRebuild(t, sc.ID, 1)
+}
+
+// runBothAt runs step id1 on r1 and id2 on r2 at once, holds both at
+// method until both have come to it, then lets them go on and waits for
+// them.
+func runBothAt(t *testing.T, method string, r1 *rig, id1 string, r2 *rig, id2 string) {
+	t.Helper()
+	g1, g2 := r1.spy.hold(method), r2.spy.hold(method)
+	errs := make(chan error, 2)
+	go func() { errs <- r1.e.RunStep(context.Background(), id1) }()
+	go func() { errs <- r2.e.RunStep(context.Background(), id2) }()
+	if !g1.wait(1) || !g2.wait(1) {
+		t.Fatalf("the two steps never both came to %s", method)
+	}
+	r1.spy.release(method)
+	r2.spy.release(method)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestStepWithANextRace: two engines run the same webhook step, which has
+// a step after it, and commit side by side. Both assume it pending and
+// send its finish with the next step (FinishAll); the second finds it
+// done, stores nothing of that try (ErrStale), and then drops its outcome:
+// one next step, one delivery, each counted once.
+func TestStepWithANextRace(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r, r2 := newRig(t, st), newRig(t, st)
+		g := engine.Graph{Nodes: []engine.Node{node("t1", "signup", `{}`), hookNode("w1", "https://example.org/a"), hookNode("w2", "https://example.org/b")},
+			Edges: []engine.Edge{{From: "t1", To: "w1"}, {From: "w1", To: "w2"}}}
+		sc := r.activate(t, g, false)
+		r.ingest(t, engine.EventInput{Type: "signup", Email: "race@example.org"})
+		steps, _ := r.queue.enqueued()
+		runBothAt(t, "InTx", r, steps[0], r2, steps[0])
+		only := func(ids []string) bool { return slices.Equal(ids, steps[:1]) }
+		if !slices.ContainsFunc(r.spy.recorded("FinishAll"), only) || !slices.ContainsFunc(r2.spy.recorded("FinishAll"), only) {
+			t.Errorf("FinishAll %v and %v; want the step on both", r.spy.recorded("FinishAll"), r2.spy.recorded("FinishAll"))
+		}
+		if n := countRows(t, st, "SELECT count(*) FROM steps WHERE scenario_id = ? AND node_id = 'w2'", sc.ID); n != 1 {
+			t.Errorf("%d steps of w2, want 1", n)
+		}
+		if n := countRows(t, st, "SELECT count(*) FROM deliveries WHERE scenario_id = ? AND node_id = 'w1'", sc.ID); n != 1 {
+			t.Errorf("%d deliveries of w1 stored, want 1", n)
+		}
+		q1, _ := r.queue.enqueued()
+		q2, _ := r2.queue.enqueued()
+		if got := len(q1) + len(q2); got != 2 { // the entry step, and w2's once
+			t.Errorf("%d steps queued, want 2", got)
+		}
+		s := r.stats(t, sc.ID)
+		if s["w1"].Reached != 1 || s["w1"].Accepted != 1 || s["w2"].Reached != 1 {
+			t.Errorf("w1 reached %d, accepted %d; w2 reached %d; want 1 each", s["w1"].Reached, s["w1"].Accepted, s["w2"].Reached)
+		}
+		r.checkRebuild(t, sc.ID, 1)
+	})
 }
 
 // TestIngestFill: with a linger too long to end first, events wait until

@@ -797,6 +797,60 @@ func TestGuessNewContacts(t *testing.T) {
 	})
 }
 
+// TestIngestKeepsAConcurrentUpdate: an update of a stored contact (the
+// API's) committed between a batch's read of the contact and its commit is
+// not overwritten by the batch's write of the contact: on PostgreSQL, where
+// the read runs before the transaction, the write finds the contact's
+// version changed, fails, and the batch reads it again; on SQLite the
+// update waits for the batch. Both changes stay.
+func TestIngestKeepsAConcurrentUpdate(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		ctx := context.Background()
+		id := r.ingest(t, engine.EventInput{Type: "visit", Email: "a@example.org", Contact: &engine.ContactInput{Firstname: ptr("A")}})[0].ContactID
+		r.ingest(t, engine.EventInput{Type: "visit", Email: "a@example.org"}) // found: the next batch reads
+		reads := len(r.spy.recorded("GetContactsByEmail"))
+		g := r.spy.hold("InsertNewContacts") // after the read
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.e.Ingest(ctx, []engine.EventInput{{Type: "visit", Email: "a@example.org", Contact: &engine.ContactInput{Lastname: ptr("Batch")}}})
+			done <- err
+		}()
+		if !g.wait(1) {
+			t.Fatal("the batch never came past its read")
+		}
+		updated := make(chan error, 1)
+		go func() {
+			_, err := r.e.UpdateContact(ctx, id, engine.ContactInput{Firstname: ptr("Api")}, false)
+			updated <- err
+		}()
+		if st.Postgres() {
+			if err := <-updated; err != nil { // committed while the batch waits
+				t.Fatal(err)
+			}
+			r.spy.release("InsertNewContacts")
+		} else {
+			r.spy.release("InsertNewContacts") // the update waits for the one connection
+			if err := <-updated; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		c, err := st.GetContact(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Firstname != "Api" || c.Lastname != "Batch" {
+			t.Errorf("contact %q %q, want the API's firstname and the batch's lastname", c.Firstname, c.Lastname)
+		}
+		if got := len(r.spy.recorded("GetContactsByEmail")) - reads; st.Postgres() && got != 2 {
+			t.Errorf("%d reads by the batch, want 2 (its write failed once)", got)
+		}
+	})
+}
+
 // TestBatchIngestInvalidList: events for a missing list, alone in a call
 // or beside a valid event, merged in one batch with valid calls: each is
 // refused in its own call's results, and everything else is stored.

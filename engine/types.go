@@ -80,6 +80,10 @@ type Contact struct {
 	ConsentExpiresAt *time.Time        `json:"consent_expires_at,omitempty"`
 	CreatedAt        time.Time         `json:"created_at"`
 	UpdatedAt        time.Time         `json:"updated_at"`
+	// Version counts the updates of the stored contact, which bump it;
+	// a write that must not overwrite an update it did not read checks
+	// it (Tx.UpdateContactsLater).
+	Version int64 `json:"-"`
 }
 
 // List is a subscription list contacts join and leave.

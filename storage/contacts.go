@@ -98,11 +98,22 @@ func (r *repo) UpdateContact(ctx context.Context, c *engine.Contact) error {
 
 // UpdateContactsLater is UpdateContact for contacts the transaction read
 // by email and keeps the emails of, in statements sent later: contacts are
-// never deleted and the emails stay theirs, so there is nothing to check.
-// Only the dates of the contacts in redated are rewritten.
+// never deleted and the emails stay theirs, so nothing needs an answer.
+// On PostgreSQL the contacts may have been read before the transaction
+// began, so an update committed since would be overwritten: the statement
+// fails instead when a contact's version is no longer the one read (a
+// text cast to an integer, as FinishAll's; engine.ErrConflict), and the
+// caller reads it again. Only the dates of the contacts in redated are
+// rewritten.
 func (r *repo) UpdateContactsLater(ctx context.Context, cs, redated []*engine.Contact) error {
 	for _, c := range cs {
-		if _, err := r.contactUpdate(ctx, c).Exec(later(ctx)); err != nil {
+		q := r.contactUpdate(ctx, c)
+		if r.st.postgres {
+			q = q.Set("version = CASE WHEN c.version = ? THEN c.version + 1 ELSE CAST(? || c.id AS bigint) END", c.Version, changedMark+": ")
+		} else {
+			q = q.Set("version = c.version + 1") // read in the transaction, the one writer's
+		}
+		if _, err := q.Exec(later(ctx)); err != nil {
 			return wrap(err, "update contact %s", c.ID)
 		}
 	}
@@ -121,8 +132,12 @@ func (r *repo) UpdateContactsLater(ctx context.Context, cs, redated []*engine.Co
 	return insertAllLater(ctx, r, rows, func(row contactDateRow) contactDateRow { return row }, "contact dates")
 }
 
-// contactUpdate is the statement that writes every field of c but its id
-// and creation time.
+// changedMark is in the error UpdateContactsLater's statement makes when a
+// contact changed since it was read.
+const changedMark = "sluice: contact changed since read"
+
+// contactUpdate is the statement that writes every field of c but its id,
+// creation time and version (the caller sets it).
 func (r *repo) contactUpdate(ctx context.Context, c *engine.Contact) *bun.UpdateQuery {
 	return r.conn(ctx).NewUpdate().Model(newContactRow(c)).
 		Column("email", "email_key", "firstname", "lastname", "fields", "dates", "group_names", "timezone",
@@ -131,7 +146,7 @@ func (r *repo) contactUpdate(ctx context.Context, c *engine.Contact) *bun.Update
 }
 
 func (r *repo) updateContact(ctx context.Context, c *engine.Contact) error {
-	res, err := r.contactUpdate(ctx, c).Exec(ctx)
+	res, err := r.contactUpdate(ctx, c).Set("version = c.version + 1").Exec(ctx)
 	if err != nil {
 		return wrap(err, "update contact %s", c.ID)
 	}

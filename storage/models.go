@@ -41,6 +41,7 @@ type contactRow struct {
 	ConsentExpiresAt *utime            `bun:"consent_expires_at"`
 	CreatedAt        utime             `bun:"created_at"`
 	UpdatedAt        utime             `bun:"updated_at"`
+	Version          int64             `bun:"version"`
 }
 
 func newContactRow(c *engine.Contact) *contactRow {
@@ -49,7 +50,7 @@ func newContactRow(c *engine.Contact) *contactRow {
 		Firstname: c.Firstname, Lastname: c.Lastname,
 		Fields: c.Fields, Dates: c.Dates, Groups: c.Groups, Timezone: c.Timezone,
 		ConsentGivenAt: utp(c.ConsentGivenAt), ConsentExpiresAt: utp(c.ConsentExpiresAt),
-		CreatedAt: ut(c.CreatedAt), UpdatedAt: ut(c.UpdatedAt),
+		CreatedAt: ut(c.CreatedAt), UpdatedAt: ut(c.UpdatedAt), Version: c.Version,
 	}
 }
 
@@ -58,7 +59,7 @@ func (r *contactRow) contact() *engine.Contact {
 		ID: r.ID, Email: r.Email, Firstname: r.Firstname, Lastname: r.Lastname,
 		Fields: r.Fields, Dates: r.Dates, Groups: r.Groups, Timezone: r.Timezone,
 		ConsentGivenAt: r.ConsentGivenAt.ptr(), ConsentExpiresAt: r.ConsentExpiresAt.ptr(),
-		CreatedAt: r.CreatedAt.T(), UpdatedAt: r.UpdatedAt.T(),
+		CreatedAt: r.CreatedAt.T(), UpdatedAt: r.UpdatedAt.T(), Version: r.Version,
 	}
 }
 

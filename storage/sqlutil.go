@@ -124,6 +124,12 @@ func isStale(err error) bool {
 	return sqlState(err) == "22P02" && strings.Contains(pgField(err, 'M'), staleMark)
 }
 
+// isChanged reports whether err is the failure UpdateContactsLater's
+// statement makes when a contact changed since it was read (changedMark).
+func isChanged(err error) bool {
+	return sqlState(err) == "22P02" && strings.Contains(pgField(err, 'M'), changedMark)
+}
+
 // isUnique reports whether err is a unique (or primary key) violation.
 func isUnique(err error) bool {
 	if code := sqlState(err); code != "" {
@@ -167,6 +173,8 @@ func wrap(err error, format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %v", what, engine.ErrRetry, err)
 	case isStale(err):
 		return fmt.Errorf("%s: %w", what, engine.ErrStale)
+	case isChanged(err):
+		return fmt.Errorf("%s: %w: %v", what, engine.ErrConflict, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -200,6 +200,11 @@ func (tx spyTx) GetContactsByEmail(ctx context.Context, emails, scenarios []stri
 	return tx.Tx.GetContactsByEmail(ctx, emails, scenarios)
 }
 
+func (tx spyTx) UpdateContact(ctx context.Context, c *engine.Contact) error {
+	defer tx.s.enter("UpdateContact", []string{c.ID})()
+	return tx.Tx.UpdateContact(ctx, c)
+}
+
 func (tx spyTx) InsertNewContacts(ctx context.Context, cs []*engine.Contact) error {
 	defer tx.s.enter("InsertNewContacts", keys(cs, func(c *engine.Contact) string { return c.Email }))()
 	return tx.Tx.InsertNewContacts(ctx, cs)
@@ -499,17 +504,11 @@ func TestBatcher(t *testing.T) {
 	}
 	t.Logf("%d reads in %d batches", n, len(batches))
 
-	// The lanes were given back: a lone read still runs.
+	// The lanes were given back: a lone read still runs (else it never
+	// ends).
 	done := make(chan error, 1)
 	go func() { done <- r.e.RunStep(ctx, "stp_after") }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a read after the burst never ran: a lane was not given back")
-	}
+	mustEnd(t, done)
 	all := r.spy.recorded("LoadSteps")
 	if diff := cmp.Diff([]string{"stp_after"}, all[len(all)-1]); diff != "" {
 		t.Errorf("the read after the burst (-want +got):\n%s", diff)
@@ -797,6 +796,16 @@ func TestGuessNewContacts(t *testing.T) {
 	})
 }
 
+// storedContact stores a@example.org (firstname A) through events, the
+// last of which finds it, so that the rig's next batch reads its contacts
+// (no guessAllNew), and returns its id.
+func storedContact(t *testing.T, r *rig) string {
+	t.Helper()
+	id := r.ingest(t, engine.EventInput{Type: "visit", Email: "a@example.org", Contact: &engine.ContactInput{Firstname: ptr("A")}})[0].ContactID
+	r.ingest(t, engine.EventInput{Type: "visit", Email: "a@example.org"})
+	return id
+}
+
 // TestIngestKeepsAConcurrentUpdate: an update of a stored contact (the
 // API's) committed between a batch's read of the contact and its commit is
 // not overwritten by the batch's write of the contact: on PostgreSQL, where
@@ -807,8 +816,7 @@ func TestIngestKeepsAConcurrentUpdate(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
 		r := newRig(t, st)
 		ctx := context.Background()
-		id := r.ingest(t, engine.EventInput{Type: "visit", Email: "a@example.org", Contact: &engine.ContactInput{Firstname: ptr("A")}})[0].ContactID
-		r.ingest(t, engine.EventInput{Type: "visit", Email: "a@example.org"}) // found: the next batch reads
+		id := storedContact(t, r)
 		reads := len(r.spy.recorded("GetContactsByEmail"))
 		g := r.spy.hold("InsertNewContacts") // after the read
 		done := make(chan error, 1)
@@ -825,30 +833,99 @@ func TestIngestKeepsAConcurrentUpdate(t *testing.T) {
 			updated <- err
 		}()
 		if st.Postgres() {
-			if err := <-updated; err != nil { // committed while the batch waits
-				t.Fatal(err)
-			}
-			r.spy.release("InsertNewContacts")
-		} else {
-			r.spy.release("InsertNewContacts") // the update waits for the one connection
-			if err := <-updated; err != nil {
-				t.Fatal(err)
-			}
+			mustEnd(t, updated) // committed while the batch waits
+			updated = nil
 		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		c, err := st.GetContact(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Firstname != "Api" || c.Lastname != "Batch" {
-			t.Errorf("contact %q %q, want the API's firstname and the batch's lastname", c.Firstname, c.Lastname)
-		}
+		r.spy.release("InsertNewContacts") // on SQLite the update waits for the one connection
+		mustEnd(t, updated, done)
+		checkNames(t, st, id, "Api", "Batch")
 		if got := len(r.spy.recorded("GetContactsByEmail")) - reads; st.Postgres() && got != 2 {
 			t.Errorf("%d reads by the batch, want 2 (its write failed once)", got)
 		}
 	})
+}
+
+// TestUpdateContactKeepsAConcurrentEvent: the API's read-modify-write of a
+// contact locks it from its read (on PostgreSQL), so an event that changes
+// the contact meanwhile waits, then finds the version changed and reads it
+// again: the API's firstname and the event's lastname both stay.
+func TestUpdateContactKeepsAConcurrentEvent(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		ctx := context.Background()
+		id := storedContact(t, r)
+		g := r.spy.hold("UpdateContact") // the API has read the contact
+		updated := make(chan error, 1)
+		go func() {
+			_, err := r.e.UpdateContact(ctx, id, engine.ContactInput{Firstname: ptr("Api")}, false)
+			updated <- err
+		}()
+		if !g.wait(1) {
+			t.Fatal("the API's update never read the contact")
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.e.Ingest(ctx, []engine.EventInput{{Type: "visit", Email: "a@example.org", Contact: &engine.ContactInput{Lastname: ptr("Event")}}})
+			done <- err
+		}()
+		if st.Postgres() {
+			waitForLockOrDone(t, st, done) // the event's write waits for the API's lock
+		} else {
+			waitParked(t, "Ingest", 1) // the event waits for the one connection
+		}
+		r.spy.release("UpdateContact")
+		mustEnd(t, updated, done)
+		checkNames(t, st, id, "Api", "Event")
+	})
+}
+
+// mustEnd waits for each of chans to give an error, and fails on one that
+// is not nil. A channel already read (nil) is skipped.
+func mustEnd(t *testing.T, chans ...chan error) {
+	t.Helper()
+	for _, ch := range chans {
+		if ch == nil {
+			continue
+		}
+		select {
+		case err := <-ch:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a call never ended")
+		}
+	}
+}
+
+// checkNames checks the stored firstname and lastname of contact id.
+func checkNames(t *testing.T, st *storage.Store, id, firstname, lastname string) {
+	t.Helper()
+	c, err := st.GetContact(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Firstname != firstname || c.Lastname != lastname {
+		t.Errorf("contact %q %q, want %q %q (both changes)", c.Firstname, c.Lastname, firstname, lastname)
+	}
+}
+
+// waitForLockOrDone waits up to 10 s until a PostgreSQL backend waits for
+// a lock, or until done has a value (which it puts back).
+func waitForLockOrDone(t *testing.T, st *storage.Store, done chan error) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-done:
+			done <- err
+			return
+		default:
+		}
+		if countRows(t, st, "SELECT COUNT(*) FROM pg_locks WHERE NOT granted") > 0 {
+			return
+		}
+	}
+	t.Fatal("nothing waited for a lock, and the event did not end")
 }
 
 // TestBatchIngestInvalidList: events for a missing list, alone in a call

@@ -271,7 +271,7 @@ func (e *Engine) UpdateContact(ctx context.Context, id string, in ContactInput, 
 	}
 	var out *Contact
 	err := e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
-		c, err := tx.GetContact(ctx, id)
+		c, err := tx.LockContact(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -76,6 +76,22 @@ func (r *repo) GetContact(ctx context.Context, id string) (*engine.Contact, erro
 	return row.contact(), nil
 }
 
+// LockContact returns a contact by id and, on PostgreSQL, locks its row
+// until the transaction ends (FOR UPDATE): a read-modify-write of the
+// whole contact then overwrites nothing another transaction commits in
+// between. SQLite's one writer needs no lock.
+func (r *repo) LockContact(ctx context.Context, id string) (*engine.Contact, error) {
+	var row contactRow
+	q := r.conn(ctx).NewSelect().Model(&row).Where("id = ?", id)
+	if r.st.postgres {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, wrap(err, "lock contact %s", id)
+	}
+	return row.contact(), nil
+}
+
 // GetContactByEmail returns a contact by email, case-insensitively.
 func (r *repo) GetContactByEmail(ctx context.Context, email string) (*engine.Contact, error) {
 	var row contactRow

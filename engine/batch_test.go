@@ -827,17 +827,7 @@ func TestIngestKeepsAConcurrentUpdate(t *testing.T) {
 		if !g.wait(1) {
 			t.Fatal("the batch never came past its read")
 		}
-		updated := make(chan error, 1)
-		go func() {
-			_, err := r.e.UpdateContact(ctx, id, engine.ContactInput{Firstname: ptr("Api")}, false)
-			updated <- err
-		}()
-		if st.Postgres() {
-			mustEnd(t, updated) // committed while the batch waits
-			updated = nil
-		}
-		r.spy.release("InsertNewContacts") // on SQLite the update waits for the one connection
-		mustEnd(t, updated, done)
+		updateWhileHeld(t, st, r, "InsertNewContacts", id, done)
 		checkNames(t, st, id, "Api", "Batch")
 		if got := len(r.spy.recorded("GetContactsByEmail")) - reads; st.Postgres() && got != 2 {
 			t.Errorf("%d reads by the batch, want 2 (its write failed once)", got)
@@ -908,6 +898,50 @@ func checkNames(t *testing.T, st *storage.Store, id, firstname, lastname string)
 	if c.Firstname != firstname || c.Lastname != lastname {
 		t.Errorf("contact %q %q, want %q %q (both changes)", c.Firstname, c.Lastname, firstname, lastname)
 	}
+}
+
+// TestStepChangeKeepsAConcurrentUpdate: a step that changes its contact
+// ran with a copy read before its commit; an update committed since (the
+// API's) stays, and the step's change applies on top of it.
+func TestStepChangeKeepsAConcurrentUpdate(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		r.e.EnableRecentSteps() // the step runs with the copy its event's commit held
+		ctx := context.Background()
+		g := engine.Graph{Nodes: []engine.Node{node("t1", "signup", `{}`), node("u1", "update_field", `{"field":"lastname","value":"Step"}`)},
+			Edges: []engine.Edge{{From: "t1", To: "u1"}}}
+		r.activate(t, g, false)
+		id := r.ingest(t, engine.EventInput{Type: "signup", Email: "a@example.org", Contact: &engine.ContactInput{Firstname: ptr("A")}})[0].ContactID
+		steps, _ := r.queue.enqueued()
+		gate := r.spy.hold("FinishSteps") // the step has run; its commit has not begun
+		done := make(chan error, 1)
+		go func() { done <- r.e.RunStep(ctx, steps[0]) }()
+		if !gate.wait(1) {
+			t.Fatal("the step never came to commit")
+		}
+		updateWhileHeld(t, st, r, "FinishSteps", id, done)
+		checkNames(t, st, id, "Api", "Step")
+	})
+}
+
+// updateWhileHeld sets contact id's firstname to Api through the API while
+// a call of r is held at method, then lets the call go on, and waits for
+// both (held gives the call's error). On PostgreSQL the update commits
+// while the call is held; on SQLite it waits for the one connection, so
+// for the call.
+func updateWhileHeld(t *testing.T, st *storage.Store, r *rig, method, id string, held chan error) {
+	t.Helper()
+	updated := make(chan error, 1)
+	go func() {
+		_, err := r.e.UpdateContact(context.Background(), id, engine.ContactInput{Firstname: ptr("Api")}, false)
+		updated <- err
+	}()
+	if st.Postgres() {
+		mustEnd(t, updated)
+		updated = nil
+	}
+	r.spy.release(method)
+	mustEnd(t, updated, held)
 }
 
 // waitForLockOrDone waits up to 10 s until a PostgreSQL backend waits for

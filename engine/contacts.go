@@ -271,10 +271,14 @@ func (e *Engine) UpdateContact(ctx context.Context, id string, in ContactInput, 
 	}
 	var out *Contact
 	err := e.inTx(ctx, func(ctx context.Context, tx Tx, w *work) error {
-		c, err := tx.LockContact(ctx, id)
+		locked, err := tx.LockContacts(ctx, []string{id})
 		if err != nil {
 			return err
 		}
+		if len(locked) == 0 {
+			return fmt.Errorf("contact %s: %w", id, ErrNotFound)
+		}
+		c := locked[0]
 		if in.Email != "" && !strings.EqualFold(in.Email, c.Email) {
 			if other, err := tx.GetContactByEmail(ctx, in.Email); err == nil && other.ID != c.ID {
 				return &ConflictError{Message: fmt.Sprintf("a contact with email %s exists", in.Email)}

@@ -339,17 +339,15 @@ func (e *Engine) commitSorting(ctx context.Context, batch []*outcome, next [][]*
 		if err := e.storeFirstAttempts(ctx, tx, w, claimed); err != nil {
 			return err
 		}
-		contacts := map[string]*Contact{} // steps of one contact change one copy
+		contacts, err := lockChanged(ctx, tx, claimed)
+		if err != nil {
+			return err
+		}
 		for _, o := range claimed {
 			if len(o.res.Changes) == 0 {
 				continue
 			}
-			c := contacts[o.contact.ID]
-			if c == nil {
-				c = o.contact
-				contacts[c.ID] = c
-			}
-			if err := e.applyChanges(ctx, tx, w, c, o.res.Changes, o.now); err != nil {
+			if err := e.applyChanges(ctx, tx, w, contacts[o.contact.ID], o.res.Changes, o.now); err != nil {
 				return err
 			}
 		}
@@ -390,6 +388,36 @@ func (e *Engine) commitSorting(ctx context.Context, batch []*outcome, next [][]*
 		}
 		return nil
 	})
+}
+
+// lockChanged reads, and locks until the commit, the contacts the outcomes
+// change, by id: the steps ran with copies read earlier, and an update
+// committed since (the API's, an event's) must not be overwritten, so
+// their changes apply to the stored contact as it is now. Steps of one
+// contact change one copy.
+func lockChanged(ctx context.Context, tx Tx, outcomes []*outcome) (map[string]*Contact, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, o := range outcomes {
+		if len(o.res.Changes) > 0 && !seen[o.contact.ID] {
+			seen[o.contact.ID] = true
+			ids = append(ids, o.contact.ID)
+		}
+	}
+	locked, err := tx.LockContacts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	contacts := make(map[string]*Contact, len(locked))
+	for _, c := range locked {
+		contacts[c.ID] = c
+	}
+	for _, id := range ids {
+		if contacts[id] == nil {
+			return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound) // contacts are never deleted
+		}
+	}
+	return contacts, nil
 }
 
 // storeFirstAttempts stores the deliveries of the outcomes that have one

@@ -355,7 +355,10 @@ func (e *Engine) upsertContacts(ctx context.Context, tx Tx, w *work, inputs []Ev
 		}
 	}
 	// The changed contacts were read here, by email: their writes need no
-	// answer.
+	// answer. They are written in id order, the order LockContacts locks
+	// in, so transactions that change the same contacts wait for each
+	// other rather than deadlock.
+	slices.SortFunc(changed, func(a, b *Contact) int { return strings.Compare(a.ID, b.ID) })
 	var redated []*Contact
 	for _, c := range changed {
 		if !maps.Equal(dated[c], c.Dates) {

@@ -50,9 +50,11 @@ type Tx interface {
 	// InsertContact inserts c unless its email exists (then it returns false).
 	InsertContact(ctx context.Context, c *Contact) (inserted bool, err error)
 	GetContact(ctx context.Context, id string) (*Contact, error)
-	// LockContact is GetContact for a transaction that writes the contact
-	// back: no other transaction can change it until this one ends.
-	LockContact(ctx context.Context, id string) (*Contact, error)
+	// LockContacts returns the contacts with the ids for a transaction
+	// that writes them back: no other transaction can change them until
+	// this one ends. They are locked in id order, so two transactions
+	// wait for each other rather than deadlock.
+	LockContacts(ctx context.Context, ids []string) ([]*Contact, error)
 	GetContactByEmail(ctx context.Context, email string) (*Contact, error)
 	// UpdateContact writes every field of c (found by c.ID).
 	UpdateContact(ctx context.Context, c *Contact) error

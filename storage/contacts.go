@@ -76,20 +76,28 @@ func (r *repo) GetContact(ctx context.Context, id string) (*engine.Contact, erro
 	return row.contact(), nil
 }
 
-// LockContact returns a contact by id and, on PostgreSQL, locks its row
-// until the transaction ends (FOR UPDATE): a read-modify-write of the
-// whole contact then overwrites nothing another transaction commits in
-// between. SQLite's one writer needs no lock.
-func (r *repo) LockContact(ctx context.Context, id string) (*engine.Contact, error) {
-	var row contactRow
-	q := r.conn(ctx).NewSelect().Model(&row).Where("id = ?", id)
+// LockContacts returns the contacts with the ids, in id order, and on
+// PostgreSQL locks their rows in that order until the transaction ends
+// (FOR UPDATE): a read-modify-write of a whole contact then overwrites
+// nothing another transaction commits in between. SQLite's one writer
+// needs no lock. A missing id is left out.
+func (r *repo) LockContacts(ctx context.Context, ids []string) ([]*engine.Contact, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []contactRow
+	q := r.conn(ctx).NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Order("id")
 	if r.st.postgres {
 		q = q.For("UPDATE")
 	}
 	if err := q.Scan(ctx); err != nil {
-		return nil, wrap(err, "lock contact %s", id)
+		return nil, wrap(err, "lock %d contacts", len(ids))
 	}
-	return row.contact(), nil
+	out := make([]*engine.Contact, len(rows))
+	for i := range rows {
+		out[i] = rows[i].contact()
+	}
+	return out, nil
 }
 
 // GetContactByEmail returns a contact by email, case-insensitively.

@@ -402,7 +402,7 @@ const staleMark = "sluice: steps no longer pending"
 // they go on in are not among those it completes. A step that is no
 // longer pending fails it: PostgreSQL has no RAISE outside PL/pgSQL, so
 // the statement casts a text that says so to an integer, which fails
-// (isStale).
+// (raised).
 func (r *repo) FinishAll(ctx context.Context, ids []string, at time.Time, complete []string, next []*engine.Step, completed *[]string) error {
 	if len(ids) == 0 {
 		return nil

@@ -141,19 +141,7 @@ func (r *repo) UpdateContactsLater(ctx context.Context, cs, redated []*engine.Co
 			return wrap(err, "update contact %s", c.ID)
 		}
 	}
-	if len(redated) == 0 {
-		return nil
-	}
-	ids := make([]string, len(redated))
-	var rows []contactDateRow
-	for i, c := range redated {
-		ids[i] = c.ID
-		rows = appendDates(rows, c)
-	}
-	if _, err := r.conn(ctx).NewDelete().TableExpr("contact_dates").Where("contact_id IN (?)", bun.In(ids)).Exec(later(ctx)); err != nil {
-		return wrap(err, "clear dates of %d contacts", len(ids))
-	}
-	return insertAllLater(ctx, r, rows, func(row contactDateRow) contactDateRow { return row }, "contact dates")
+	return r.syncDates(ctx, redated...)
 }
 
 // changedMark is in the error UpdateContactsLater's statement makes when a

@@ -9,19 +9,26 @@ import (
 	"github.com/sluicehq/sluice/engine"
 )
 
-// syncDates makes contact_dates mirror c.Dates (in the caller's
-// transaction): one row per well-formed YYYY-MM-DD date.
-func (r *repo) syncDates(ctx context.Context, c *engine.Contact) error {
-	db := r.conn(ctx)
-	if _, err := db.NewDelete().TableExpr("contact_dates").Where("contact_id = ?", c.ID).Exec(ctx); err != nil {
-		return wrap(err, "clear dates of contact %s", c.ID)
+// syncDates makes contact_dates mirror the dates of cs (in the caller's
+// transaction): one row per well-formed YYYY-MM-DD date. Nothing is read
+// back, so on PostgreSQL the statements go with the next one.
+func (r *repo) syncDates(ctx context.Context, cs ...*engine.Contact) error {
+	if len(cs) == 0 {
+		return nil
 	}
-	rows := appendDates(nil, c)
+	ids := make([]string, len(cs))
+	var rows []contactDateRow
+	for i, c := range cs {
+		ids[i] = c.ID
+		rows = appendDates(rows, c)
+	}
+	if _, err := r.conn(ctx).NewDelete().TableExpr("contact_dates").Where("contact_id IN (?)", bun.In(ids)).Exec(later(ctx)); err != nil {
+		return wrap(err, "clear dates of %d contacts", len(ids))
+	}
 	if len(rows) == 0 {
 		return nil
 	}
-	_, err := db.NewInsert().Model(&rows).Exec(ctx)
-	return wrap(err, "write dates of contact %s", c.ID)
+	return wrap(r.copyLater(ctx, &rows), "write dates of %d contacts", len(cs))
 }
 
 // appendDates appends the contact_dates rows of c's dates to rows.

@@ -118,16 +118,13 @@ func pgField(err error, k byte) string {
 	return ""
 }
 
-// isStale reports whether err is the failure FinishAll's statement makes
-// when a step was no longer pending (staleMark).
-func isStale(err error) bool {
-	return sqlState(err) == "22P02" && strings.Contains(pgField(err, 'M'), staleMark)
-}
-
-// isChanged reports whether err is the failure UpdateContactsLater's
-// statement makes when a contact changed since it was read (changedMark).
-func isChanged(err error) bool {
-	return sqlState(err) == "22P02" && strings.Contains(pgField(err, 'M'), changedMark)
+// raised reports whether err is the failure a statement makes on purpose
+// when what it assumed no longer holds: PostgreSQL has no RAISE outside
+// PL/pgSQL, so the statement casts a text carrying mark to a number, which
+// fails (22P02). FinishAll's marks steps no longer pending (staleMark),
+// UpdateContactsLater's a contact changed since read (changedMark).
+func raised(err error, mark string) bool {
+	return sqlState(err) == "22P02" && strings.Contains(pgField(err, 'M'), mark)
 }
 
 // isUnique reports whether err is a unique (or primary key) violation.
@@ -171,9 +168,9 @@ func wrap(err error, format string, args ...any) error {
 		return fmt.Errorf("%s: %w: referenced row: %v", what, engine.ErrNotFound, err)
 	case isDeadlock(err):
 		return fmt.Errorf("%s: %w: %v", what, engine.ErrRetry, err)
-	case isStale(err):
+	case raised(err, staleMark):
 		return fmt.Errorf("%s: %w", what, engine.ErrStale)
-	case isChanged(err):
+	case raised(err, changedMark):
 		return fmt.Errorf("%s: %w: %v", what, engine.ErrConflict, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)

@@ -90,6 +90,30 @@ func TestMigrateConcurrentlyPostgres(t *testing.T) {
 	}
 }
 
+// TestIndexedKeysCompareAsBytes keeps migration 012's rule for the tables
+// to come: an indexed text column on PostgreSQL has COLLATE "C", since
+// every index entry stored compares keys, and any other collation compares
+// them through strcoll.
+func TestIndexedKeysCompareAsBytes(t *testing.T) {
+	t.Parallel()
+	s := storagetest.OpenPostgres(t)
+	var cols []string
+	err := s.DB().NewRaw(`SELECT DISTINCT c.relname || '.' || a.attname
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+WHERE c.relnamespace = current_schema()::regnamespace
+  AND a.atttypid = 'text'::regtype
+  AND a.attcollation <> 'pg_catalog."C"'::regcollation
+ORDER BY 1`).Scan(context.Background(), &cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cols) > 0 {
+		t.Errorf("indexed text columns not COLLATE \"C\": %v", cols)
+	}
+}
+
 func TestInTx(t *testing.T) {
 	t.Parallel()
 	storagetest.Each(t, func(t *testing.T, s *storage.Store) {

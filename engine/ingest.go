@@ -501,7 +501,7 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 				}
 				s := at.scenario
 				r := &Run{ID: NewID("run"), ScenarioID: s.ID, Version: s.ActiveVersion, ContactID: it.c.ID,
-					EventID: it.ev.ID, Status: RunActive, CreatedAt: it.ev.OccurredAt}
+					EventID: it.ev.ID, Trigger: at.node.ID, Status: RunActive, CreatedAt: it.ev.OccurredAt}
 				if s.AllowReentry {
 					r.EntryKey = r.ID
 				}
@@ -542,7 +542,7 @@ func (e *Engine) dispatch(ctx context.Context, tx Tx, w *work, items ...dispatch
 	var steps []*Step
 	for _, r := range started {
 		w.runsStarted++
-		steps = append(steps, entrySteps(starts[r.ID].at, r)...)
+		steps = append(steps, entrySteps(w, starts[r.ID].at, r)...)
 	}
 	from := len(w.steps)
 	pending, err := e.insertEntrySteps(ctx, tx, w, steps)
@@ -567,15 +567,14 @@ func endedRuns(runs []*Run, pending map[string]int) []string {
 	return ids
 }
 
-// entrySteps builds the first steps of run r, started by trigger at when
-// the run was created: the trigger's own step, stored done so that its
-// reach can be rebuilt from the rows like every other node's, and the
-// pending steps that follow it.
-func entrySteps(at activeTrigger, r *Run) []*Step {
+// entrySteps counts trigger at as reached by run r, which it started when
+// the run was created, and builds the pending steps that follow it. The
+// trigger has no step of its own: the run names it (Run.Trigger), and the
+// rebuild of the counters counts runs for it.
+func entrySteps(w *work, at activeTrigger, r *Run) []*Step {
 	t := r.CreatedAt
-	entered := &Step{ID: NewID("stp"), RunID: r.ID, ScenarioID: r.ScenarioID, Version: r.Version, NodeID: at.node.ID,
-		ContactID: r.ContactID, EventID: r.EventID, Status: StepDone, DueAt: t, CreatedAt: t, DoneAt: &t}
-	return append([]*Step{entered}, stepsAfter(at.plan, r, at.node.ID, "", t, t)...)
+	w.bump(r.ScenarioID, r.Version, at.node.ID, t, func(d *StatDelta) { d.Reached++ })
+	return stepsAfter(at.plan, r, at.node.ID, "", t, t)
 }
 
 // stepsAfter builds the pending steps that follow node from in run r

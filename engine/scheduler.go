@@ -266,7 +266,7 @@ func (e *Engine) startEntries(ctx context.Context, at activeTrigger, evType stri
 			d.data["due_at"] = d.dueAt.Format(time.RFC3339)
 			ev := &Event{ID: NewID("evt"), Type: evType, ContactID: d.contactID, Data: d.data, OccurredAt: now}
 			r := &Run{ID: NewID("run"), ScenarioID: s.ID, Version: s.ActiveVersion, ContactID: d.contactID,
-				EventID: ev.ID, EntryKey: d.key, Status: RunActive, CreatedAt: now}
+				EventID: ev.ID, EntryKey: d.key, Trigger: at.node.ID, Status: RunActive, CreatedAt: now}
 			ok, err := tx.InsertRun(ctx, r)
 			if err != nil {
 				return fmt.Errorf("start run of scenario %s: %w", s.ID, err)
@@ -277,7 +277,7 @@ func (e *Engine) startEntries(ctx context.Context, at activeTrigger, evType stri
 			if err := tx.InsertEvents(ctx, []*Event{ev}); err != nil {
 				return fmt.Errorf("insert %s event: %w", evType, err)
 			}
-			pending, err := e.insertEntrySteps(ctx, tx, w, entrySteps(at, r))
+			pending, err := e.insertEntrySteps(ctx, tx, w, entrySteps(w, at, r))
 			if err != nil {
 				return err
 			}

@@ -131,14 +131,17 @@ const (
 
 // Run is one contact's pass through one scenario version.
 type Run struct {
-	ID         string    `json:"id"`
-	ScenarioID string    `json:"scenario_id"`
-	Version    int       `json:"version"`
-	ContactID  string    `json:"contact_id"`
-	EventID    string    `json:"event_id"`
-	EntryKey   string    `json:"-"` // "" unless the scenario allows re-entry (or per date occurrence)
-	Status     RunStatus `json:"status"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         string `json:"id"`
+	ScenarioID string `json:"scenario_id"`
+	Version    int    `json:"version"`
+	ContactID  string `json:"contact_id"`
+	EventID    string `json:"event_id"`
+	EntryKey   string `json:"-"` // "" unless the scenario allows re-entry (or per date occurrence)
+	// Trigger is the trigger node that started the run. Runs stored before
+	// it was kept have "" and a done step for their trigger instead.
+	Trigger   string    `json:"-"`
+	Status    RunStatus `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Entry is a contact's entry into a scenario it may enter once: a run of

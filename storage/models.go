@@ -119,18 +119,19 @@ type runRow struct {
 	ContactID     string `bun:"contact_id"`
 	EventID       string `bun:"event_id"`
 	EntryKey      string `bun:"entry_key"`
+	Trigger       string `bun:"trigger_node"`
 	Status        string `bun:"status"`
 	CreatedAt     utime  `bun:"created_at"`
 }
 
 func newRunRow(r *engine.Run) *runRow {
 	return &runRow{ID: r.ID, ScenarioID: r.ScenarioID, Version: r.Version, ContactID: r.ContactID, EventID: r.EventID,
-		EntryKey: r.EntryKey, Status: string(r.Status), CreatedAt: ut(r.CreatedAt)}
+		EntryKey: r.EntryKey, Trigger: r.Trigger, Status: string(r.Status), CreatedAt: ut(r.CreatedAt)}
 }
 
 func (r *runRow) run() *engine.Run {
 	return &engine.Run{ID: r.ID, ScenarioID: r.ScenarioID, Version: r.Version, ContactID: r.ContactID, EventID: r.EventID,
-		EntryKey: r.EntryKey, Status: engine.RunStatus(r.Status), CreatedAt: r.CreatedAt.T()}
+		EntryKey: r.EntryKey, Trigger: r.Trigger, Status: engine.RunStatus(r.Status), CreatedAt: r.CreatedAt.T()}
 }
 
 type listSubscriptionRow struct {

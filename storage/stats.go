@@ -188,7 +188,8 @@ func (r *repo) AttemptDurations(ctx context.Context, scenarioID string, version 
 }
 
 // rebuildStatsSQL recomputes step_stats of one version, in shard 0: reached is the
-// number of runs with a step (any status) at the node, accepted, pending
+// number of runs with a step (any status) at the node, or that the node
+// started as their trigger (runs.trigger_node), accepted, pending
 // and failed count the node's step deliveries per status, attempts their
 // attempts. A version's steps are found through the scenario's runs
 // (the indexes runs_entry and steps_run_node): no index leads with a
@@ -198,6 +199,9 @@ SELECT ?0, ?1, node_id, SUM(reached), SUM(accepted), SUM(pending), SUM(failed), 
   SELECT node_id, COUNT(DISTINCT run_id) AS reached, 0 AS accepted, 0 AS pending, 0 AS failed, 0 AS attempts
   FROM steps WHERE run_id IN (SELECT id FROM runs WHERE scenario_id = ?0) AND scenario_id = ?0 AND version = ?1
   GROUP BY node_id
+  UNION ALL
+  SELECT trigger_node, COUNT(*), 0, 0, 0, 0
+  FROM runs WHERE scenario_id = ?0 AND version = ?1 AND trigger_node <> '' GROUP BY trigger_node
   UNION ALL
   SELECT node_id, 0, SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END),
     SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0
@@ -209,9 +213,11 @@ SELECT ?0, ?1, node_id, SUM(reached), SUM(accepted), SUM(pending), SUM(failed), 
 ) AS counts GROUP BY node_id`
 
 // RebuildStats replaces a version's per-node totals by counts of its
-// steps, deliveries and attempts, in one transaction. Only step rows count
-// as reach: a trigger node is counted when the engine stores a step for it
-// (see rebuildStatsSQL). Hourly buckets are left as they are.
+// runs, steps, deliveries and attempts, in one transaction. Only rows
+// count as reach: a trigger node through the runs it started, or its done
+// step for runs stored before runs named their trigger, every other node
+// through its steps (see rebuildStatsSQL). Hourly buckets are left as
+// they are.
 func (r *repo) RebuildStats(ctx context.Context, scenarioID string, version int) error {
 	return r.atomic(ctx, func(ctx context.Context, r *repo) error {
 		db := r.conn(ctx)

@@ -175,20 +175,29 @@ func TestRebuildStats(t *testing.T) {
 		for i, o := range outcomes {
 			cid, rid := fmt.Sprintf("con_%d", i), fmt.Sprintf("run_%d", i)
 			did := fmt.Sprintf("dlv_%d", i)
-			// Entry: a run and a step for the trigger node.
+			// Entry: a run naming its trigger node, or (as runs stored
+			// before migration 013 did) a done step for the trigger.
 			inTx(func(ctx context.Context, tx engine.Tx) error {
 				r := &engine.Run{ID: rid, ScenarioID: "scn_a", Version: 1, ContactID: cid, Status: engine.RunActive, CreatedAt: t0}
+				steps := []*engine.Step{step("stp_h"+rid, r, "hook", t0)}
+				var ds []engine.StatDelta
+				if i%2 == 0 {
+					r.Trigger = "trigger"
+					d := delta("trigger")
+					d.Reached = 1
+					ds = append(ds, d)
+				} else {
+					trig := step("stp_t"+rid, r, "trigger", t0)
+					trig.Status = engine.StepDone
+					steps = append(steps, trig)
+				}
 				if ok, err := tx.InsertRun(ctx, r); err != nil || !ok {
 					return fmt.Errorf("insert run: %v %w", ok, err)
 				}
-				trig := step("stp_t"+rid, r, "trigger", t0)
-				trig.Status = engine.StepDone
-				hook := step("stp_h"+rid, r, "hook", t0)
-				ins, err := tx.InsertSteps(ctx, []*engine.Step{trig, hook})
+				ins, err := tx.InsertSteps(ctx, steps)
 				if err != nil {
 					return err
 				}
-				var ds []engine.StatDelta
 				for _, st := range ins {
 					d := delta(st.NodeID)
 					d.Reached = 1
@@ -255,6 +264,9 @@ func TestRebuildStats(t *testing.T) {
 			r, err := tx.GetRun(ctx, "run_0")
 			if err != nil {
 				return err
+			}
+			if r.Trigger != "trigger" {
+				return fmt.Errorf("run_0 read back with trigger %q, want %q", r.Trigger, "trigger")
 			}
 			ins, err := tx.InsertSteps(ctx, []*engine.Step{step("stp_dup", r, "end", t0)})
 			if err != nil || len(ins) != 0 {

@@ -431,8 +431,12 @@ func (r *repo) FinishAll(ctx context.Context, ids []string, at time.Time, comple
 		for i, s := range next {
 			rows[i] = newStepRow(s)
 		}
+		insert, err := insertSQL(r.st.db.Dialect().Tables(), r.st.db.QueryGen(), &rows)
+		if err != nil {
+			return err
+		}
 		q += ", next_steps AS (?)"
-		args = append(args, bun.Safe(r.conn(ctx).NewInsert().Model(&rows).Returning("NULL").String()))
+		args = append(args, bun.Safe(insert))
 	}
 	q += "\n" + main + "SELECT CAST(? || COUNT(*) || ' of ' || ? AS integer)::text FROM finished HAVING COUNT(*) <> ?"
 	args = append(args, staleMark+": finished ", len(ids), len(ids))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/driver/pgdriver"
 )
 
@@ -61,8 +62,20 @@ func later(ctx context.Context) context.Context { return context.WithValue(ctx, 
 // insertLater inserts the rows of model (a pointer to a slice of rows)
 // with a statement that may be sent later: without RETURNING, not even
 // the one bun adds to read back the columns it leaves to their defaults.
+// On PostgreSQL the statement is insertSQL's, bun's without its
+// reflection on every value.
 func (r *repo) insertLater(ctx context.Context, model any) error {
-	_, err := r.conn(ctx).NewInsert().Model(model).Returning("NULL").Exec(later(ctx))
+	if !r.st.postgres {
+		_, err := r.conn(ctx).NewInsert().Model(model).Returning("NULL").Exec(later(ctx))
+		return err
+	}
+	q, err := insertSQL(r.st.db.Dialect().Tables(), r.st.db.QueryGen(), model)
+	if err != nil {
+		return err
+	}
+	// "?" and bun.Safe: the statement is final, bun must not look for
+	// placeholders in its values.
+	_, err = r.conn(ctx).ExecContext(later(ctx), "?", bun.Safe(q))
 	return err
 }
 

@@ -6,17 +6,13 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/uptrace/bun/schema"
 )
@@ -82,7 +78,7 @@ func copyText(tables *schema.Tables, gen schema.QueryGen, model any) (string, []
 	}
 	q.WriteString(") FROM STDIN")
 
-	kinds := copyKindsOf(table)
+	kinds := plainKindsOf(table)
 	var data, lit []byte
 	for i := range slice.Len() {
 		row := slice.Index(i)
@@ -104,156 +100,6 @@ func copyText(tables *schema.Tables, gen schema.QueryGen, model any) (string, []
 		}
 	}
 	return q.String(), data, nil
-}
-
-// copyKind is how copyText writes a field: the plain types of the rows
-// straight into COPY's text format, anything else (JSON, nullable
-// numbers) as bun writes it into an INSERT, then turned into COPY's
-// format (appendCopyValue). Writing the plain types straight is a third
-// of the cost, and COPY rows were a tenth of Sluice's CPU at full speed.
-type copyKind uint8
-
-const (
-	copyLiteral copyKind = iota
-	copyString
-	copyInt
-	copyBool
-	copyTime
-	copyTimePtr
-	copyBytes
-)
-
-// copyKinds caches copyKindsOf per table.
-var copyKinds sync.Map // *schema.Table → []copyKind
-
-// copyKindsOf returns how copyText writes each field of table.
-func copyKindsOf(table *schema.Table) []copyKind {
-	if ks, ok := copyKinds.Load(table); ok {
-		return ks.([]copyKind)
-	}
-	ks := make([]copyKind, len(table.Fields))
-	for i, f := range table.Fields {
-		if len(f.Index) != 1 {
-			continue // a field of an embedded struct
-		}
-		switch t := f.StructField.Type; {
-		case t == reflect.TypeFor[string]():
-			ks[i] = copyString // nullzero: "" is NULL
-		case t == reflect.TypeFor[*utime]():
-			ks[i] = copyTimePtr
-		case f.NullZero:
-		case t == reflect.TypeFor[int]() || t == reflect.TypeFor[int64]():
-			ks[i] = copyInt
-		case t == reflect.TypeFor[bool]():
-			ks[i] = copyBool
-		case t == reflect.TypeFor[utime]():
-			ks[i] = copyTime
-		case t == reflect.TypeFor[[]byte]():
-			ks[i] = copyBytes
-		}
-	}
-	copyKinds.Store(table, ks)
-	return ks
-}
-
-// appendCopyField appends field f of row, written as kind says, to data.
-// lit is scratch space for a literal, returned for reuse.
-func appendCopyField(data, lit []byte, gen schema.QueryGen, f *schema.Field, kind copyKind, row reflect.Value) ([]byte, []byte, error) {
-	v := row.Field(f.Index[0])
-	switch kind {
-	case copyString:
-		s := v.String()
-		switch {
-		case s == "" && f.NullZero:
-			return append(data, `\N`...), lit, nil
-		case strings.IndexByte(s, 0) >= 0:
-			return data, lit, errors.New("cannot copy a string with NUL")
-		case utf8.ValidString(s): // else bun's literal, which replaces bad bytes
-			return appendCopyText(data, s), lit, nil
-		}
-	case copyInt:
-		return strconv.AppendInt(data, v.Int(), 10), lit, nil
-	case copyBool:
-		if v.Bool() {
-			return append(data, 't'), lit, nil
-		}
-		return append(data, 'f'), lit, nil
-	case copyTime:
-		return appendCopyTime(data, *v.Addr().Interface().(*utime)), lit, nil
-	case copyTimePtr:
-		if v.IsNil() {
-			return append(data, `\N`...), lit, nil
-		}
-		return appendCopyTime(data, *v.Interface().(*utime)), lit, nil
-	case copyBytes:
-		b := v.Bytes()
-		if b == nil {
-			return append(data, `\N`...), lit, nil
-		}
-		data = append(data, `\\x`...)
-		return hex.AppendEncode(data, b), lit, nil
-	}
-	lit = f.AppendValue(gen, lit[:0], row)
-	data, err := appendCopyValue(data, lit)
-	return data, lit, err
-}
-
-// appendCopyText appends s as a value of COPY's text format.
-func appendCopyText(b []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); i++ {
-		var esc string
-		switch s[i] {
-		case '\\':
-			esc = `\\`
-		case '\n':
-			esc = `\n`
-		case '\r':
-			esc = `\r`
-		case '\t':
-			esc = `\t`
-		default:
-			continue
-		}
-		b = append(append(b, s[start:i]...), esc...)
-		start = i + 1
-	}
-	return append(b, s[start:]...)
-}
-
-// appendCopyTime appends u, in UTC to the microsecond as it is stored,
-// as "2006-01-02 15:04:05.999999-07:00" formats it (bun's format), for a
-// tenth of time.Time.AppendFormat's cost.
-func appendCopyTime(b []byte, u utime) []byte {
-	t := u.T()
-	year, month, day := t.Date()
-	if year < 1 || year > 9999 {
-		return t.AppendFormat(b, "2006-01-02 15:04:05.999999-07:00")
-	}
-	hour, minute, sec := t.Clock()
-	b = appendDigits(b, year, 4)
-	b = appendDigits(append(b, '-'), int(month), 2)
-	b = appendDigits(append(b, '-'), day, 2)
-	b = appendDigits(append(b, ' '), hour, 2)
-	b = appendDigits(append(b, ':'), minute, 2)
-	b = appendDigits(append(b, ':'), sec, 2)
-	if us := t.Nanosecond() / 1000; us != 0 {
-		b = appendDigits(append(b, '.'), us, 6)
-		b = bytes.TrimRight(b, "0")
-	}
-	return append(b, "+00:00"...)
-}
-
-// appendDigits appends n (≥ 0) as width decimal digits, zero-padded.
-func appendDigits(b []byte, n, width int) []byte {
-	for i := width - 1; i >= 0; i-- {
-		b = append(b, 0)
-	}
-	for i := len(b) - 1; i >= len(b)-width; i-- {
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return b
 }
 
 // appendCopyValue appends the SQL literal lit (NULL, a number, TRUE or

@@ -59,6 +59,24 @@ type services struct {
 	redisDB  int
 }
 
+// walTotals is what PostgreSQL has written to its WAL since its
+// statistics were reset (pg_stat_wal, PostgreSQL 14 and later).
+type walTotals struct {
+	records, bytes float64
+	ok             bool // read
+}
+
+// wal reads the WAL totals of the whole server; ok is false where
+// pg_stat_wal is missing. Unlike CPU time, the WAL a delivery writes is
+// the same on a busy machine as on an idle one: it is how much PostgreSQL
+// stores per delivery, rows and index entries.
+func (s *services) wal(ctx context.Context) walTotals {
+	var w walTotals
+	err := s.pg.QueryRowContext(ctx, "SELECT wal_records, wal_bytes FROM pg_stat_wal").Scan(&w.records, &w.bytes)
+	w.ok = err == nil
+	return w
+}
+
 // connect checks that Redis (always: the floor runs on it) and PostgreSQL
 // (when a stack needs it) answer.
 func connect(ctx context.Context, s settings) (*services, error) {
@@ -292,6 +310,10 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 	if err != nil {
 		return result{}, err
 	}
+	var wal0 walTotals
+	if stack == stackPostgres {
+		wal0 = b.svc.wal(ctx)
+	}
 	began := time.Now()
 	res, err := b.measure(ctx, run, stack, p.sender(listID, b.s.Batch))
 	if err != nil {
@@ -307,6 +329,12 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 		res.Figures[figSQLTrips] = perDelivery(c1.sqlTrips-c0.sqlTrips, res)
 	}
 	res.Figures[figTrips] = perDelivery(c1.roundTrips-c0.roundTrips, res)
+	if stack == stackPostgres {
+		if wal1 := b.svc.wal(ctx); wal0.ok && wal1.ok {
+			res.Figures[figWALRecords] = perDelivery(wal1.records-wal0.records, res)
+			res.Figures[figWALBytes] = perDelivery(wal1.bytes-wal0.bytes, res)
+		}
+	}
 	if realRedis {
 		return res, b.svc.commandsPerDelivery(ctx, &res, calls0, time.Since(began))
 	}

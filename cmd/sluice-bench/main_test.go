@@ -100,11 +100,12 @@ func checkFigures(t *testing.T, res result, n int, rate float64) {
 		positive = append(positive, figRedisCmds)
 		present = append(present, figRedisCPU)
 	case stackPostgres:
-		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figBinary, figRedisCmds, figTrips, figSQL, figPGCPU)
+		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figBinary, figRedisCmds, figTrips, figSQL, figPGCPU,
+			figWALRecords, figWALBytes)
 		present = append(present, figRedisCPU)
 	case stackEmbedded:
 		positive = append(positive, figRatio, figCPU, figIdleRSS, figPeakRSS, figBinary, figTrips, figSQL)
-		for _, k := range []string{figRedisCmds, figRedisCPU, figPGCPU} {
+		for _, k := range []string{figRedisCmds, figRedisCPU, figPGCPU, figWALRecords, figWALBytes} {
 			if _, ok := f[k]; ok {
 				t.Errorf("%s: %s measured on the embedded stack (no PostgreSQL, Redis in process)", res.Stack, k)
 			}

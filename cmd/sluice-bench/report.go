@@ -28,6 +28,8 @@ const (
 	figSQLTrips   = "sql_round_trips_per_delivery"
 	figBusy       = "machine_cpu_busy_percent"
 	figPGCPU      = "postgres_cpu_us_per_delivery"
+	figWALRecords = "postgres_wal_records_per_delivery"
+	figWALBytes   = "postgres_wal_bytes_per_delivery"
 	figRedisCPU   = "redis_cpu_us_per_delivery"
 	figBenchCPU   = "bench_cpu_us_per_delivery"
 	figBinary     = "binary_mib"
@@ -57,6 +59,8 @@ var figures = []figure{
 	{figSQLTrips, "SQL round trips per delivery", "%.2f"},
 	{figBusy, "machine CPU busy (%)", "%.0f"},
 	{figPGCPU, "PostgreSQL CPU per delivery (µs)", "%.0f"},
+	{figWALRecords, "PostgreSQL WAL records per delivery", "%.1f"},
+	{figWALBytes, "PostgreSQL WAL bytes per delivery", "%.0f"},
 	{figRedisCPU, "redis-server CPU per delivery (µs)", "%.0f"},
 	{figBenchCPU, "sluice-bench CPU per delivery (µs)", "%.0f"},
 	{figBinary, "binary size (MiB)", "%.1f"},

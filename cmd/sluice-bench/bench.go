@@ -67,9 +67,9 @@ type walTotals struct {
 }
 
 // wal reads the WAL totals of the whole server; ok is false where
-// pg_stat_wal is missing. Unlike CPU time, the WAL a delivery writes is
-// the same on a busy machine as on an idle one: it is how much PostgreSQL
-// stores per delivery, rows and index entries.
+// pg_stat_wal is missing. The WAL a delivery writes is how much
+// PostgreSQL stores per delivery (rows, index entries, commits); it moves
+// with the batch sizes but far less than CPU time does on a busy machine.
 func (s *services) wal(ctx context.Context) walTotals {
 	var w walTotals
 	err := s.pg.QueryRowContext(ctx, "SELECT wal_records, wal_bytes FROM pg_stat_wal").Scan(&w.records, &w.bytes)

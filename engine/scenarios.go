@@ -400,9 +400,7 @@ func (e *Engine) Deliveries(ctx context.Context, f DeliveryFilter) ([]DeliveryVi
 	if err := e.checkNode(ctx, s, f.Version, f.NodeID); err != nil {
 		return nil, "", err
 	}
-	switch f.Status {
-	case "", DeliveryPending, DeliveryAccepted, DeliveryFailed:
-	default:
+	if f.Status != "" && !slices.Contains(DeliveryStatuses, f.Status) {
 		return nil, "", Invalid("status", "status is pending, accepted or failed")
 	}
 	if f.Limit <= 0 {

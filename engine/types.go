@@ -185,6 +185,9 @@ const (
 	DeliveryFailed   DeliveryStatus = "failed"
 )
 
+// DeliveryStatuses are every status a delivery can have.
+var DeliveryStatuses = []DeliveryStatus{DeliveryPending, DeliveryAccepted, DeliveryFailed}
+
 // DeliveryKind says what a delivery belongs to.
 type DeliveryKind string
 

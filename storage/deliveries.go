@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -59,12 +61,35 @@ func (r *repo) InsertAttempt(ctx context.Context, a *engine.Attempt) error {
 // ListDeliveries returns one page of deliveries, newest first: those
 // matching every set field of f, with ids below f.Cursor. Limit defaults
 // to 50 and is capped at 500.
+//
+// A step's deliveries of every status are the newest of each status's
+// page, merged: deliveries_step_status (scenario, node, status, id) gives
+// each of those pages in order, so no second index on (scenario, node, id)
+// has to be written with every delivery for this listing alone.
 func (r *repo) ListDeliveries(ctx context.Context, f engine.DeliveryFilter) ([]engine.Delivery, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultPageSize
 	}
 	limit = min(limit, maxPageSize)
+	if f.Status != "" || f.ScenarioID == "" || f.NodeID == "" {
+		return r.listDeliveries(ctx, f, limit)
+	}
+	var out []engine.Delivery
+	for _, st := range engine.DeliveryStatuses {
+		f.Status = st
+		page, err := r.listDeliveries(ctx, f, limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+	}
+	slices.SortFunc(out, func(a, b engine.Delivery) int { return strings.Compare(b.ID, a.ID) })
+	return out[:min(limit, len(out))], nil
+}
+
+// listDeliveries is ListDeliveries in one query, limit set.
+func (r *repo) listDeliveries(ctx context.Context, f engine.DeliveryFilter, limit int) ([]engine.Delivery, error) {
 	var rows []deliveryRow
 	q := r.conn(ctx).NewSelect().Model(&rows).OrderExpr("id DESC").Limit(int64(limit))
 	if f.ScenarioID != "" {

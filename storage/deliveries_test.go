@@ -140,13 +140,17 @@ func TestListDeliveries(t *testing.T) {
 		ctx := f.ctx
 		f.scenario("scn_a")
 		f.scenario("scn_b")
-		// 12 deliveries of scn_a/hook: even ones accepted; 4..7 on
+		// 12 deliveries of scn_a/hook: even ones accepted but 10,
+		// failed; 4..7 on
 		// version 2. Plus noise on another node and scenario.
 		all := seq("dlv", 12)
 		for i, id := range all {
 			d := delivery(id, "scn_a", "hook", at(i))
 			if i%2 == 0 {
 				d.Status = engine.DeliveryAccepted
+			}
+			if i == 10 {
+				d.Status = engine.DeliveryFailed
 			}
 			if i >= 4 && i < 8 {
 				d.Version = 2

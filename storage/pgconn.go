@@ -62,13 +62,9 @@ func later(ctx context.Context) context.Context { return context.WithValue(ctx, 
 // insertLater inserts the rows of model (a pointer to a slice of rows)
 // with a statement that may be sent later: without RETURNING, not even
 // the one bun adds to read back the columns it leaves to their defaults.
-// On PostgreSQL the statement is insertSQL's, bun's without its
-// reflection on every value.
+// The statement is insertSQL's: bun's, without its reflection on every
+// value.
 func (r *repo) insertLater(ctx context.Context, model any) error {
-	if !r.st.postgres {
-		_, err := r.conn(ctx).NewInsert().Model(model).Returning("NULL").Exec(later(ctx))
-		return err
-	}
 	q, err := insertSQL(r.st.db.Dialect().Tables(), r.st.db.QueryGen(), model)
 	if err != nil {
 		return err

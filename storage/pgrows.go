@@ -12,10 +12,11 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/schema"
 )
 
-// Rows written for PostgreSQL without bun's reflection on every value.
+// Rows written without bun's reflection on every value.
 //
 // bun writes a row's value through its field's appender: reflection, an
 // SQL literal, time.Time.AppendFormat. For the rows of the hot path
@@ -24,8 +25,9 @@ import (
 // again for INSERT … VALUES. The plain types of those rows (strings,
 // integers, booleans, times, bytea) are written here straight, as COPY
 // text (copyText) or as the SQL literal bun would have written
-// (insertSQL); anything else, JSON above all, still goes through bun.
-// Tests check that both give what bun gives, byte for byte.
+// (insertSQL, for PostgreSQL and SQLite); anything else, JSON above all,
+// still goes through bun. Tests check that both give what bun gives, byte
+// for byte.
 
 // plainKind is how a field is written: straight for the plain types,
 // else (plainOther) through bun.
@@ -121,16 +123,21 @@ func appendCopyField(data, lit []byte, gen schema.QueryGen, f *schema.Field, kin
 }
 
 // appendValuesField appends field f of row, written as kind says, to b
-// as the SQL literal bun's InsertQuery writes into VALUES (DEFAULT for a
-// nil pointer or a nullzero zero value).
-func appendValuesField(b []byte, gen schema.QueryGen, f *schema.Field, kind plainKind, row reflect.Value) ([]byte, error) {
+// as the SQL literal bun's InsertQuery writes into VALUES: for a nil
+// pointer or a nullzero zero value, DEFAULT on PostgreSQL and NULL on
+// SQLite, whose VALUES know no DEFAULT.
+func appendValuesField(b []byte, gen schema.QueryGen, sqlite bool, f *schema.Field, kind plainKind, row reflect.Value) ([]byte, error) {
+	def := "DEFAULT"
+	if sqlite {
+		def = "NULL"
+	}
 	v := row.Field(f.Index[0])
 	switch kind {
 	case plainString:
 		s := v.String()
 		switch {
 		case s == "" && f.NullZero:
-			return append(b, "DEFAULT"...), nil
+			return append(b, def...), nil
 		case strings.IndexByte(s, 0) >= 0:
 			return b, errStringNUL
 		case utf8.ValidString(s):
@@ -144,31 +151,51 @@ func appendValuesField(b []byte, gen schema.QueryGen, f *schema.Field, kind plai
 		}
 		return append(b, "FALSE"...), nil
 	case plainTime:
-		return append(appendTimeText(append(b, '\''), *v.Addr().Interface().(*utime)), '\''), nil
+		return appendTimeLiteral(b, *v.Addr().Interface().(*utime), sqlite), nil
 	case plainTimePtr:
 		if v.IsNil() {
-			return append(b, "DEFAULT"...), nil
+			return append(b, def...), nil
 		}
-		return append(appendTimeText(append(b, '\''), *v.Interface().(*utime)), '\''), nil
+		return appendTimeLiteral(b, *v.Interface().(*utime), sqlite), nil
 	case plainBytes:
 		bs := v.Bytes()
 		if bs == nil {
 			return append(b, "NULL"...), nil
 		}
-		b = hex.AppendEncode(append(b, `'\x`...), bs)
-		return append(b, '\''), nil
+		if sqlite {
+			b = append(b, 'X')
+		}
+		b = append(b, '\'')
+		if !sqlite {
+			b = append(b, `\x`...)
+		}
+		return append(hex.AppendEncode(b, bs), '\''), nil
 	}
 	if f.IsPtr && v.IsNil() || f.NullZero && v.IsZero() {
-		return append(b, "DEFAULT"...), nil
+		return append(b, def...), nil
 	}
 	return f.AppendValue(gen, b, row), nil
 }
 
+// appendTimeLiteral appends u quoted, as utime.AppendQuery writes it for
+// the dialect.
+func appendTimeLiteral(b []byte, u utime, sqlite bool) []byte {
+	b = append(b, '\'')
+	if sqlite {
+		b = appendSQLiteTime(b, u)
+	} else {
+		b = appendTimeText(b, u)
+	}
+	return append(b, '\'')
+}
+
 // insertSQL returns the INSERT … VALUES statement that bun's
-// NewInsert().Model(model).Returning("NULL") writes for PostgreSQL, model
-// being a pointer to a non-empty slice of rows (structs, or pointers to
-// them), with the plain fields written straight.
+// NewInsert().Model(model).Returning("NULL") writes for gen's dialect
+// (PostgreSQL or SQLite), model being a pointer to a non-empty slice of
+// rows (structs, or pointers to them), with the plain fields written
+// straight.
 func insertSQL(tables *schema.Tables, gen schema.QueryGen, model any) (string, error) {
+	sqlite := gen.Dialect().Name() == dialect.SQLite
 	slice := reflect.ValueOf(model).Elem()
 	typ := slice.Type().Elem()
 	if typ.Kind() == reflect.Pointer {
@@ -203,7 +230,7 @@ func insertSQL(tables *schema.Tables, gen schema.QueryGen, model any) (string, e
 				b = append(b, ", "...)
 			}
 			var err error
-			if b, err = appendValuesField(b, gen, f, kinds[j], row); err != nil {
+			if b, err = appendValuesField(b, gen, sqlite, f, kinds[j], row); err != nil {
 				return "", fmt.Errorf("insert into %s.%s: %w", table.Name, f.Name, err)
 			}
 		}
@@ -272,6 +299,25 @@ func appendTimeText(b []byte, u utime) []byte {
 		b = bytes.TrimRight(b, "0")
 	}
 	return append(b, "+00:00"...)
+}
+
+// appendSQLiteTime appends u as sqliteTimeFormat formats it, fixed-width,
+// for a tenth of time.Time.AppendFormat's cost.
+func appendSQLiteTime(b []byte, u utime) []byte {
+	t := u.T()
+	year, month, day := t.Date()
+	if year < 1 || year > 9999 {
+		return t.AppendFormat(b, sqliteTimeFormat)
+	}
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = appendDigits(append(b, '-'), int(month), 2)
+	b = appendDigits(append(b, '-'), day, 2)
+	b = appendDigits(append(b, 'T'), hour, 2)
+	b = appendDigits(append(b, ':'), minute, 2)
+	b = appendDigits(append(b, ':'), sec, 2)
+	b = appendDigits(append(b, '.'), t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
 }
 
 // appendDigits appends n (≥ 0) as width decimal digits, zero-padded.

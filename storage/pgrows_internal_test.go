@@ -8,7 +8,9 @@ import (
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/uptrace/bun/schema"
 
 	"github.com/sluicehq/sluice/engine"
 )
@@ -40,6 +42,26 @@ func awkwardRows() (steps []stepRow, deliveries []*deliveryRow, attempts []*atte
 	}
 	deliveries = append(deliveries, newDeliveryRow(&engine.Delivery{Body: nil}), newDeliveryRow(&engine.Delivery{Body: []byte{}}))
 	return
+}
+
+// otherRows returns the other rows insertLater writes, as models: new
+// contacts (JSON, nullzero maps and slices, optional times), their dates,
+// events, runs.
+func otherRows() []any {
+	at := time.Date(2026, 12, 6, 12, 0, 0, 5000, time.UTC)
+	contacts := []contactRow{
+		*newContactRow(&engine.Contact{ID: "ctc_1", Email: "A'b@x.org", Firstname: "naïve\t'", Fields: map[string]any{"n": 1.5, "s": "it's"},
+			Dates: map[string]string{"birthday": "1990-03-10"}, Groups: []string{"vip"}, ConsentGivenAt: &at, CreatedAt: at, UpdatedAt: at, Version: 3}),
+		*newContactRow(&engine.Contact{ID: "ctc_2", Email: "c@x.org", CreatedAt: at, UpdatedAt: at}),
+	}
+	dates := []contactDateRow{{ContactID: "ctc_1", Name: "birthday", MonthDay: "03-10", Date: "1990-03-10"}}
+	events := []eventRow{
+		newEventRow(&engine.Event{ID: "evt_1", Type: "signup", ContactID: "ctc_1", Data: map[string]any{"k": "v\n"}, OccurredAt: at}),
+		newEventRow(&engine.Event{ID: "evt_2", Type: "signup", ContactID: "ctc_2", OccurredAt: at}),
+	}
+	runs := []*runRow{newRunRow(&engine.Run{ID: "run_1", ScenarioID: "scn_1", Version: 2, ContactID: "ctc_1", EventID: "evt_1",
+		EntryKey: "k", Trigger: "t1", Status: engine.RunActive, CreatedAt: at})}
+	return []any{&contacts, &dates, &events, &runs}
 }
 
 // TestPlainFieldsAsBunWrites: each field written straight is, byte for
@@ -75,10 +97,16 @@ func TestPlainFieldsAsBunWrites(t *testing.T) {
 			if string(got) != string(want) || (err == nil) != (wantErr == nil) {
 				t.Errorf("COPY %s.%s = %q: written %q, %v; bun's literal gives %q, %v", table.Name, f.Name, v.Field(f.Index[0]), got, err, want, wantErr)
 			}
-			got, err = appendValuesField(nil, gen, f, kind, v)
-			want, wantErr = appendValuesField(nil, gen, f, plainOther, v)
-			if string(got) != string(want) || (err == nil) != (wantErr == nil) {
-				t.Errorf("VALUES %s.%s = %q: written %q, %v; bun writes %q, %v", table.Name, f.Name, v.Field(f.Index[0]), got, err, want, wantErr)
+			for _, d := range []struct {
+				name   string
+				gen    schema.QueryGen
+				sqlite bool
+			}{{"PostgreSQL", gen, false}, {"SQLite", sqliteGen(), true}} {
+				got, err = appendValuesField(nil, d.gen, d.sqlite, f, kind, v)
+				want, wantErr = appendValuesField(nil, d.gen, d.sqlite, f, plainOther, v)
+				if string(got) != string(want) || (err == nil) != (wantErr == nil) {
+					t.Errorf("VALUES (%s) %s.%s = %q: written %q, %v; bun writes %q, %v", d.name, table.Name, f.Name, v.Field(f.Index[0]), got, err, want, wantErr)
+				}
 			}
 		}
 	}
@@ -91,29 +119,36 @@ func TestPlainFieldsAsBunWrites(t *testing.T) {
 	if _, _, err := appendCopyField(nil, nil, gen, f, plainString, v); err == nil {
 		t.Error("COPY wrote a string with NUL")
 	}
-	if _, err := appendValuesField(nil, gen, f, plainString, v); err == nil {
+	if _, err := appendValuesField(nil, gen, false, f, plainString, v); err == nil {
 		t.Error("VALUES wrote a string with NUL")
 	}
 }
 
-// TestInsertSQLAsBunWrites: the whole statement is the one bun writes.
+// TestInsertSQLAsBunWrites: the whole statement is the one bun writes,
+// for PostgreSQL and for SQLite.
 func TestInsertSQLAsBunWrites(t *testing.T) {
-	db := bun.NewDB(sql.OpenDB(pgdriver.NewConnector()), pgdialect.New()) // connects to nothing
-	steps, deliveries, attempts, scenarios := awkwardRows()
-	for _, model := range []any{&steps, &deliveries, &attempts, &scenarios} {
-		got, err := insertSQL(db.Dialect().Tables(), db.QueryGen(), model)
-		if err != nil {
-			t.Fatal(err)
+	pg := bun.NewDB(sql.OpenDB(pgdriver.NewConnector()), pgdialect.New()) // connects to nothing
+	lite := bun.NewDB(&sql.DB{}, sqlitedialect.New())                     // nor does this
+	for _, db := range []*bun.DB{pg, lite} {
+		steps, deliveries, attempts, scenarios := awkwardRows()
+		for _, model := range append([]any{&steps, &deliveries, &attempts, &scenarios}, otherRows()...) {
+			got, err := insertSQL(db.Dialect().Tables(), db.QueryGen(), model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := db.NewInsert().Model(model).Returning("NULL").String()
+			if got != want {
+				t.Errorf("insertSQL(%T) for %s:\n got %s\nwant %s", model, db.Dialect().Name(), got, want)
+			}
 		}
-		want := db.NewInsert().Model(model).Returning("NULL").String()
-		if got != want {
-			t.Errorf("insertSQL(%T):\n got %s\nwant %s", model, got, want)
+		if _, err := insertSQL(db.Dialect().Tables(), db.QueryGen(), &[]stepRow{}); err == nil {
+			t.Error("insertSQL of no rows: no error")
 		}
-	}
-	if _, err := insertSQL(db.Dialect().Tables(), db.QueryGen(), &[]stepRow{}); err == nil {
-		t.Error("insertSQL of no rows: no error")
 	}
 }
+
+// sqliteGen is bun's query generator for SQLite, on no database.
+func sqliteGen() schema.QueryGen { return bun.NewDB(&sql.DB{}, sqlitedialect.New()).QueryGen() }
 
 // BenchmarkInsertSQL: a batch of 16 new steps as INSERT … VALUES, written
 // by insertSQL and by bun.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/uptrace/bun/dialect"
@@ -278,46 +279,52 @@ func appendCopyText(b []byte, s string) []byte {
 	return append(b, s[start:]...)
 }
 
-// appendTimeText appends u, in UTC to the microsecond as it is stored,
-// as "2006-01-02 15:04:05.999999-07:00" formats it (bun's format for
-// PostgreSQL), for a tenth of time.Time.AppendFormat's cost.
+// appendTimeText appends u as "2006-01-02 15:04:05.999999-07:00" formats
+// it (bun's format for PostgreSQL).
 func appendTimeText(b []byte, u utime) []byte {
 	t := u.T()
-	year, month, day := t.Date()
-	if year < 1 || year > 9999 {
-		return t.AppendFormat(b, "2006-01-02 15:04:05.999999-07:00")
+	if out, ok := appendDateTime(b, t, ' ', true); ok {
+		return append(out, "+00:00"...)
 	}
-	hour, minute, sec := t.Clock()
-	b = appendDigits(b, year, 4)
-	b = appendDigits(append(b, '-'), int(month), 2)
-	b = appendDigits(append(b, '-'), day, 2)
-	b = appendDigits(append(b, ' '), hour, 2)
-	b = appendDigits(append(b, ':'), minute, 2)
-	b = appendDigits(append(b, ':'), sec, 2)
-	if us := t.Nanosecond() / 1000; us != 0 {
-		b = appendDigits(append(b, '.'), us, 6)
-		b = bytes.TrimRight(b, "0")
-	}
-	return append(b, "+00:00"...)
+	return t.AppendFormat(b, "2006-01-02 15:04:05.999999-07:00")
 }
 
-// appendSQLiteTime appends u as sqliteTimeFormat formats it, fixed-width,
-// for a tenth of time.Time.AppendFormat's cost.
+// appendSQLiteTime appends u as sqliteTimeFormat formats it.
 func appendSQLiteTime(b []byte, u utime) []byte {
 	t := u.T()
+	if out, ok := appendDateTime(b, t, 'T', false); ok {
+		return append(out, 'Z')
+	}
+	return t.AppendFormat(b, sqliteTimeFormat)
+}
+
+// appendDateTime appends t (UTC, to the microsecond, as utime.T returns
+// it) as "2006-01-02" sep "15:04:05.000000", the fraction's trailing
+// zeros and then its dot trimmed when trim: what time.Time.AppendFormat
+// writes for the formats above, for a tenth of its cost. ok is false,
+// and nothing appended, for a year those formats do not write in four
+// digits.
+func appendDateTime(b []byte, t time.Time, sep byte, trim bool) ([]byte, bool) {
 	year, month, day := t.Date()
 	if year < 1 || year > 9999 {
-		return t.AppendFormat(b, sqliteTimeFormat)
+		return b, false
 	}
 	hour, minute, sec := t.Clock()
 	b = appendDigits(b, year, 4)
 	b = appendDigits(append(b, '-'), int(month), 2)
 	b = appendDigits(append(b, '-'), day, 2)
-	b = appendDigits(append(b, 'T'), hour, 2)
+	b = appendDigits(append(b, sep), hour, 2)
 	b = appendDigits(append(b, ':'), minute, 2)
 	b = appendDigits(append(b, ':'), sec, 2)
-	b = appendDigits(append(b, '.'), t.Nanosecond()/1000, 6)
-	return append(b, 'Z')
+	us := t.Nanosecond() / 1000
+	if trim && us == 0 {
+		return b, true
+	}
+	b = appendDigits(append(b, '.'), us, 6)
+	if trim {
+		b = bytes.TrimRight(b, "0") // stops within the fraction: us ≠ 0
+	}
+	return b, true
 }
 
 // appendDigits appends n (≥ 0) as width decimal digits, zero-padded.

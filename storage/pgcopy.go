@@ -60,31 +60,14 @@ func (r *repo) copyLater(ctx context.Context, model any) error {
 // a slice of structs, or of pointers to them) and the rows in COPY's text
 // format, each value as bun would have written it into an INSERT.
 func copyText(tables *schema.Tables, gen schema.QueryGen, model any) (string, []byte, error) {
-	slice := reflect.ValueOf(model).Elem()
-	typ := slice.Type().Elem()
-	if typ.Kind() == reflect.Pointer {
-		typ = typ.Elem()
-	}
-	table := tables.Get(typ)
-	var q strings.Builder
-	q.WriteString("COPY ")
-	q.WriteString(string(table.SQLName))
-	q.WriteString(" (")
-	for i, f := range table.Fields {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString(string(f.SQLName))
-	}
-	q.WriteString(") FROM STDIN")
+	table, slice := modelRows(tables, model)
+	q := appendTableColumns([]byte("COPY "), table)
+	q = append(q, " FROM STDIN"...)
 
 	kinds := plainKindsOf(table)
 	var data, lit []byte
 	for i := range slice.Len() {
-		row := slice.Index(i)
-		if row.Kind() == reflect.Pointer {
-			row = row.Elem()
-		}
+		row := rowAt(slice, i)
 		for j, f := range table.Fields {
 			if j > 0 {
 				data = append(data, '\t')
@@ -99,7 +82,7 @@ func copyText(tables *schema.Tables, gen schema.QueryGen, model any) (string, []
 			data = slices.Grow(data, len(data)*(slice.Len()-1)*9/8)
 		}
 	}
-	return q.String(), data, nil
+	return string(q), data, nil
 }
 
 // appendCopyValue appends the SQL literal lit (NULL, a number, TRUE or

@@ -197,35 +197,18 @@ func appendTimeLiteral(b []byte, u utime, sqlite bool) []byte {
 // straight.
 func insertSQL(tables *schema.Tables, gen schema.QueryGen, model any) (string, error) {
 	sqlite := gen.Dialect().Name() == dialect.SQLite
-	slice := reflect.ValueOf(model).Elem()
-	typ := slice.Type().Elem()
-	if typ.Kind() == reflect.Pointer {
-		typ = typ.Elem()
-	}
-	table := tables.Get(typ)
+	table, slice := modelRows(tables, model)
 	if slice.Len() == 0 {
 		return "", fmt.Errorf("insert into %s: no rows", table.Name)
 	}
 	kinds := plainKindsOf(table)
-	b := make([]byte, 0, 256)
-	b = append(b, "INSERT INTO "...)
-	b = append(b, table.SQLName...)
-	b = append(b, " ("...)
-	for i, f := range table.Fields {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, f.SQLName...)
-	}
-	b = append(b, ") VALUES ("...)
+	b := appendTableColumns(append(make([]byte, 0, 256), "INSERT INTO "...), table)
+	b = append(b, " VALUES ("...)
 	for i := range slice.Len() {
 		if i > 0 {
 			b = append(b, "), ("...)
 		}
-		row := slice.Index(i)
-		if row.Kind() == reflect.Pointer {
-			row = row.Elem()
-		}
+		row := rowAt(slice, i)
 		for j, f := range table.Fields {
 			if j > 0 {
 				b = append(b, ", "...)
@@ -240,6 +223,40 @@ func insertSQL(tables *schema.Tables, gen schema.QueryGen, model any) (string, e
 		}
 	}
 	return string(append(b, ')')), nil
+}
+
+// modelRows returns the rows of model (a pointer to a slice of structs,
+// or of pointers to them) and their table.
+func modelRows(tables *schema.Tables, model any) (*schema.Table, reflect.Value) {
+	slice := reflect.ValueOf(model).Elem()
+	typ := slice.Type().Elem()
+	if typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	return tables.Get(typ), slice
+}
+
+// rowAt returns the struct of row i of a slice modelRows returned.
+func rowAt(slice reflect.Value, i int) reflect.Value {
+	row := slice.Index(i)
+	if row.Kind() == reflect.Pointer {
+		row = row.Elem()
+	}
+	return row
+}
+
+// appendTableColumns appends table's name and its columns in
+// parentheses, as bun writes them: "steps" ("id", "run_id", …).
+func appendTableColumns(b []byte, table *schema.Table) []byte {
+	b = append(b, table.SQLName...)
+	b = append(b, " ("...)
+	for i, f := range table.Fields {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, f.SQLName...)
+	}
+	return append(b, ')')
 }
 
 // appendQuoted appends s as a quoted SQL string (quotes doubled).

@@ -296,13 +296,13 @@ func (cn *pgConn) flush(ctx context.Context, alone bool) error {
 	if !cn.waiting() {
 		return nil
 	}
+	if cn.copyWaits() {
+		return cn.exchange(ctx, "") // a waiting query with them
+	}
 	if cn.headWaits() {
 		if err := cn.sendHead(ctx); err != nil {
 			return err
 		}
-	}
-	if cn.copyWaits() {
-		return cn.exchange(ctx, "")
 	}
 	if !alone {
 		return nil
@@ -442,12 +442,13 @@ func (tx pgTx) Commit() error {
 		}
 	}
 	var err error
-	if cn.headWaits() {
+	if cn.headWaits() && !cn.copyWaits() {
 		err = cn.sendHead(ctx)
 	}
 	switch {
 	case err != nil:
 	case cn.copyWaits():
+		// A waiting query goes first in the exchange, its rows read.
 		err = cn.exchange(ctx, "COMMIT")
 	case !cn.begun:
 		cn.inTx = false // the message is the transaction

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -67,4 +69,38 @@ func benchSteps(n int) []stepRow {
 			EventID: "evt_06h4j9s6t1tk738ym05k16htsw", Status: engine.StepPending, DueAt: at, CreatedAt: at})
 	}
 	return rows
+}
+
+// TestDataRow: a DataRow's text columns, NULL and empty kept apart, and a
+// message cut short refused rather than read past its end.
+func TestDataRow(t *testing.T) {
+	msg := func(cols ...[]byte) []byte {
+		b := binary.BigEndian.AppendUint16(nil, uint16(len(cols)))
+		for _, c := range cols {
+			if c == nil {
+				b = binary.BigEndian.AppendUint32(b, 0xFFFFFFFF)
+				continue
+			}
+			b = binary.BigEndian.AppendUint32(b, uint32(len(c)))
+			b = append(b, c...)
+		}
+		return b
+	}
+	body := msg([]byte("run_1"), nil, []byte{}, []byte("ß\x00x"))
+	row, err := dataRow(body, make([]driver.Value, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []driver.Value{[]byte("run_1"), nil, []byte{}, []byte("ß\x00x")}
+	if fmt.Sprintf("%q", row) != fmt.Sprintf("%q", want) || row[1] != nil || row[2] == nil {
+		t.Fatalf("dataRow = %q, want %q", row, want)
+	}
+	for n := range len(body) {
+		if _, err := dataRow(body[:n], nil); err == nil {
+			t.Errorf("a DataRow cut to %d of %d bytes was read", n, len(body))
+		}
+	}
+	if _, err := dataRow(msg(), nil); err != nil {
+		t.Errorf("no columns: %v", err)
+	}
 }

@@ -42,7 +42,7 @@ type Config struct {
 	MaxOpenConns int
 	// CopyMinRows is the fewest rows of one write of new rows (events,
 	// a new run's steps, deliveries, attempts…) that PostgreSQL gets as
-	// COPY instead of INSERT … VALUES (pgcopy.go). Defaults to 32;
+	// COPY instead of INSERT … VALUES (pgcopy.go). Defaults to 4;
 	// negative: never.
 	CopyMinRows int
 }

@@ -52,29 +52,83 @@ func (e *unreachableError) Unwrap() error { return e.err }
 
 // services are the PostgreSQL and Redis the benchmark uses.
 type services struct {
-	pg       *sql.DB // nil when no stack needs PostgreSQL
-	pgURL    string
-	rdb      *redis.Client
-	redisURL string
-	redisDB  int
+	pg    *sql.DB // nil when no stack needs PostgreSQL
+	pgURL string
+	// walinspect is the schema of pg_walinspect ("" without it); dropWal
+	// says the benchmark installed it.
+	walinspect string
+	dropWal    bool
+	rdb        *redis.Client
+	redisURL   string
+	redisDB    int
 }
 
-// walTotals is what PostgreSQL has written to its WAL since its
-// statistics were reset (pg_stat_wal, PostgreSQL 14 and later).
-type walTotals struct {
+// walMark is a point in PostgreSQL's WAL, with the server's WAL totals
+// then (pg_stat_wal, PostgreSQL 14 and later) for where the WAL cannot be
+// read.
+type walMark struct {
+	lsn            string
 	records, bytes float64
-	ok             bool // read
+	totals         bool // records and bytes read
 }
 
-// wal reads the WAL totals of the whole server; ok is false where
-// pg_stat_wal is missing. The WAL a delivery writes is how much
-// PostgreSQL stores per delivery (rows, index entries, commits); it moves
-// with the batch sizes but far less than CPU time does on a busy machine.
-func (s *services) wal(ctx context.Context) walTotals {
-	var w walTotals
-	err := s.pg.QueryRowContext(ctx, "SELECT wal_records, wal_bytes FROM pg_stat_wal").Scan(&w.records, &w.bytes)
-	w.ok = err == nil
-	return w
+// walMark reads the WAL's insert position and totals; an empty lsn where
+// they cannot be read.
+func (svc *services) walMark(ctx context.Context) walMark {
+	var m walMark
+	if err := svc.pg.QueryRowContext(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&m.lsn); err != nil {
+		m.lsn = ""
+	}
+	err := svc.pg.QueryRowContext(ctx, "SELECT wal_records, wal_bytes FROM pg_stat_wal").Scan(&m.records, &m.bytes)
+	m.totals = err == nil
+	return m
+}
+
+// walBetween returns the WAL records and bytes the whole server wrote
+// between two marks. It reads them off the WAL itself (pg_walinspect's
+// pg_get_wal_stats) when it can: exact, whenever it is asked. pg_stat_wal
+// lags: a backend reports its counts at most once a second while busy,
+// and when it goes idle with counts it could not report yet, only 10 s
+// later, so a short run's last second or more went missing (a run of
+// 5,000 events read 8 to 15 records per delivery where the WAL held 19).
+// Its totals are the fallback (ok false where neither can be read).
+func (svc *services) walBetween(ctx context.Context, from, to walMark) (records, bytes float64, ok bool) {
+	if svc.walinspect != "" && from.lsn != "" && to.lsn != "" {
+		q := "SELECT coalesce(sum(count), 0)::float8, coalesce(sum(combined_size), 0)::float8 FROM " +
+			svc.walinspect + ".pg_get_wal_stats($1::pg_lsn, $2::pg_lsn)"
+		if err := svc.pg.QueryRowContext(ctx, q, from.lsn, to.lsn).Scan(&records, &bytes); err == nil {
+			return records, bytes, true
+		}
+	}
+	if from.totals && to.totals {
+		return to.records - from.records, to.bytes - from.bytes, true
+	}
+	return 0, 0, false
+}
+
+// walSchema is where the benchmark installs pg_walinspect when the
+// database does not have it (and removes it at the end).
+const walSchema = "sluice_bench_wal"
+
+// useWalinspect finds pg_walinspect, installing it if it is missing and
+// the role may, and sets svc.walinspect to its schema. Without it (before
+// PostgreSQL 15, or without the right to install it) the WAL figures come
+// from pg_stat_wal.
+func (svc *services) useWalinspect(ctx context.Context) {
+	find := func() string {
+		var schema string
+		_ = svc.pg.QueryRowContext(ctx, `SELECT quote_ident(n.nspname) FROM pg_extension e
+			JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_walinspect'`).Scan(&schema)
+		return schema
+	}
+	if svc.walinspect = find(); svc.walinspect != "" {
+		return
+	}
+	if _, err := svc.pg.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+walSchema+"; CREATE EXTENSION IF NOT EXISTS pg_walinspect SCHEMA "+walSchema); err != nil {
+		_, _ = svc.pg.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+walSchema)
+		return
+	}
+	svc.walinspect, svc.dropWal = find(), true
 }
 
 // connect checks that Redis (always: the floor runs on it) and PostgreSQL
@@ -99,12 +153,18 @@ func connect(ctx context.Context, s settings) (*services, error) {
 		svc.close()
 		return nil, &unreachableError{"PostgreSQL", redact(s.PgURL), "-pg or SLUICE_TEST_DATABASE_URL", err}
 	}
+	svc.useWalinspect(ctx)
 	return svc, nil
 }
 
 func (svc *services) close() {
 	svc.rdb.Close()
 	if svc.pg != nil {
+		if svc.dropWal {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, _ = svc.pg.ExecContext(ctx, "DROP SCHEMA "+walSchema+" CASCADE")
+			cancel()
+		}
 		svc.pg.Close()
 	}
 }
@@ -310,9 +370,9 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 	if err != nil {
 		return result{}, err
 	}
-	var wal0 walTotals
+	var wal0 walMark
 	if stack == stackPostgres {
-		wal0 = b.svc.wal(ctx)
+		wal0 = b.svc.walMark(ctx)
 	}
 	began := time.Now()
 	res, err := b.measure(ctx, run, stack, p.sender(listID, b.s.Batch))
@@ -330,9 +390,13 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 	}
 	res.Figures[figTrips] = perDelivery(c1.roundTrips-c0.roundTrips, res)
 	if stack == stackPostgres {
-		if wal1 := b.svc.wal(ctx); wal0.ok && wal1.ok {
-			res.Figures[figWALRecords] = perDelivery(wal1.records-wal0.records, res)
-			res.Figures[figWALBytes] = perDelivery(wal1.bytes-wal0.bytes, res)
+		wal1, err := b.svc.walQuiet(ctx)
+		if err != nil {
+			return res, err
+		}
+		if records, bytes, ok := b.svc.walBetween(ctx, wal0, wal1); ok {
+			res.Figures[figWALRecords] = perDelivery(records, res)
+			res.Figures[figWALBytes] = perDelivery(bytes, res)
 		}
 	}
 	if realRedis {
@@ -340,6 +404,34 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 	}
 	return res, nil
 }
+
+// walQuiet returns the WAL's mark once PostgreSQL has stopped writing
+// it: when the insert position has not moved over quietFor, or after
+// quietMax. Past the settle measure waits, a slow machine may still be
+// committing the last outcomes, which are the deliveries' work. (Sluice's
+// own counters are read at the end of the window as before: an idle
+// Sluice still reads, its sweeper and asynq's polling, so they never
+// stand still.)
+func (svc *services) walQuiet(ctx context.Context) (walMark, error) {
+	m := svc.walMark(ctx)
+	deadline := time.Now().Add(quietMax)
+	for m.lsn != "" && time.Now().Before(deadline) {
+		if err := sleep(ctx, quietFor); err != nil {
+			return m, err
+		}
+		prev := m
+		if m = svc.walMark(ctx); m.lsn == prev.lsn {
+			break
+		}
+	}
+	return m, nil
+}
+
+// quietFor and quietMax bound walQuiet's wait.
+const (
+	quietFor = 250 * time.Millisecond
+	quietMax = 5 * time.Second
+)
 
 // measure drives the load through send and waits for its webhooks:
 // deliveries/s from the first event sent to the last webhook received, and

@@ -193,11 +193,6 @@ type work struct {
 	// what follows the commit (for what a statement sent with the commit
 	// answers).
 	settle func(w *work)
-	// committed, when set, runs once the transaction has committed, after
-	// settle and before the steps are enqueued: ingestion answers its
-	// callers there, since what they wait for is stored, and a step whose
-	// task is not enqueued is the sweeper's to enqueue.
-	committed func()
 	// The pending steps in steps with the contact and event they run
 	// with, remembered once committed (recentSteps), when that is on.
 	known []StepLoad
@@ -268,9 +263,6 @@ func (e *Engine) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx, w
 	}
 	if w.settle != nil {
 		w.settle(&w)
-	}
-	if w.committed != nil {
-		w.committed()
 	}
 	e.recent.put(w.known) // before the steps are enqueued, for their workers
 	e.enqueue(ctx, &w)

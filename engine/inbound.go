@@ -551,7 +551,7 @@ func (e *Engine) acceptInbound(ctx context.Context, w *InboundWebhook, in *Event
 			return nil // refused: counted by the caller as a refusal
 		}
 		return tx.RecordInboundCall(ctx, &InboundCall{WebhookID: w.ID, At: e.now(), Accepted: true})
-	}, nil)
+	})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -73,10 +73,7 @@ type ingestCall struct {
 }
 
 // ingestBatch stores the calls' events in one transaction. If that fails,
-// each call is tried on its own, so one call's trouble is its own. Calls
-// are answered as soon as their events are committed, before the steps
-// they start are enqueued: a caller's next request need not wait for
-// the queue.
+// each call is tried on its own, so one call's trouble is its own.
 func (e *Engine) ingestBatch(calls []*ingestCall) {
 	ctx := context.Background() // the batch is not any one caller's
 	if len(calls) > 1 {
@@ -84,42 +81,28 @@ func (e *Engine) ingestBatch(calls []*ingestCall) {
 		for _, c := range calls {
 			all = append(all, c.inputs...)
 		}
-		answer := func(results []IngestResult) {
-			for _, c := range calls {
-				c.answer(results[:len(c.inputs):len(c.inputs)], nil)
-				results = results[len(c.inputs):]
-			}
-		}
-		results, err := e.ingest(ctx, all, nil, answer)
+		results, err := e.ingest(ctx, all, nil)
 		if err == nil {
-			answer(results) // when nothing was valid, no transaction ran
+			for _, c := range calls {
+				c.results, results = results[:len(c.inputs):len(c.inputs)], results[len(c.inputs):]
+				c.finish(nil)
+			}
 			return
 		}
 		e.log.Warn("batched ingestion failed; retrying each call alone", "calls", len(calls), "err", err)
 	}
 	for _, c := range calls {
-		results, err := e.ingest(ctx, c.inputs, nil, func(results []IngestResult) { c.answer(results, nil) })
-		c.answer(results, err)
+		var err error
+		c.results, err = e.ingest(ctx, c.inputs, nil)
+		c.finish(err)
 	}
-}
-
-// answer gives the call its results, once: later answers do nothing. Only
-// the lane that runs the call's batch answers it.
-func (c *ingestCall) answer(results []IngestResult, err error) {
-	if c.closed {
-		return
-	}
-	c.results = results
-	c.finish(err)
 }
 
 // ingest is Ingest for one batch; also, when set, runs last in the same
 // transaction with the results so far, so a caller's own bookkeeping
-// commits with the events; committed, when set, gets the results as soon
-// as the transaction has committed (before its steps are enqueued).
-// Callers hold it to MaxBatch inputs: Ingest checks its callers, the
+// commits with the events. Callers hold it to MaxBatch inputs: Ingest checks its callers, the
 // batcher never merges past it, and an inbound call is one event.
-func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx context.Context, tx Tx, results []IngestResult) error, committed func([]IngestResult)) ([]IngestResult, error) {
+func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx context.Context, tx Tx, results []IngestResult) error) ([]IngestResult, error) {
 	results := make([]IngestResult, len(inputs))
 	valid := make([]int, 0, len(inputs))
 	for i := range inputs {
@@ -153,9 +136,6 @@ func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx 
 			}
 			if err := e.storeEvents(ctx, tx, w, inputs, valid, results, read); err != nil {
 				return err
-			}
-			if committed != nil {
-				w.committed = func() { committed(results) }
 			}
 			if also != nil {
 				return also(ctx, tx, results)

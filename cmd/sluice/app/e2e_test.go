@@ -1,9 +1,6 @@
 package app_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sluicehq/sluice/engine"
 )
@@ -239,58 +235,4 @@ func TestTestURL(t *testing.T) {
 	if code := s.call("POST", "/api/v1/webhooks/test", map[string]any{"url": "not a url"}, &e); code != 422 || e.Error.Field != "url" {
 		t.Errorf("bad url: %d %+v", code, e)
 	}
-}
-
-// TestAnswerBeforeEnqueue: the events API answers once the event is
-// committed, without waiting for its step's task to reach the queue. With
-// Redis taking no writes (CLIENT PAUSE … WRITE, so no task can be
-// enqueued), the event is still accepted and nothing is sent; once Redis
-// writes again the step is enqueued and its webhook delivered. The pause
-// is server-wide, so it is lifted as soon as the answer is in.
-func TestAnswerBeforeEnqueue(t *testing.T) {
-	st := stack{name: "postgres+redis", dbURL: pgSchema(t), redisURL: redisDB(t)}
-	rc := newReceiver(t, nil)
-	s := startServe(t, config(t, st))
-	listID := s.list("Newsletter")
-	s.webhookScenario(listID, rc.URL+"/hook")
-
-	opt, err := redis.ParseURL(st.redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	ctx := context.Background()
-	unpause := func() { _ = rdb.Do(ctx, "CLIENT", "UNPAUSE").Err() }
-	t.Cleanup(unpause) // before the server stops, which waits for the enqueue
-	if err := rdb.Do(ctx, "CLIENT", "PAUSE", 60000, "WRITE").Err(); err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(signup(listID, "paused@example.org", "Pat", "pro", 1))
-	answered := make(chan string, 1)
-	go func() {
-		req, _ := http.NewRequest("POST", s.base+"/api/v1/events", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			answered <- err.Error()
-			return
-		}
-		resp.Body.Close()
-		answered <- resp.Status
-	}()
-	select {
-	case status := <-answered:
-		if status != "202 Accepted" {
-			t.Fatalf("event while Redis takes no writes: %s, want 202 Accepted", status)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the events API waited for Redis to enqueue before answering")
-	}
-	if n := len(rc.requests()); n != 0 {
-		t.Fatalf("%d webhooks sent while no task could be enqueued", n)
-	}
-	unpause()
-	waitFor(t, 20*time.Second, "the webhook once Redis writes again", func() bool { return len(rc.requests()) == 1 })
 }

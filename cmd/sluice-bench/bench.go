@@ -72,11 +72,13 @@ type walMark struct {
 	totals         bool // records and bytes read
 }
 
-// walMark reads the WAL's insert position and totals; an empty lsn where
-// they cannot be read.
+// walMark reads the WAL's flush position and totals; an empty lsn where
+// they cannot be read. The flush position: WAL past it cannot be read
+// yet (pg_walinspect refuses a "future" end), and a commit is flushed
+// before it returns, so every committed write is behind it.
 func (svc *services) walMark(ctx context.Context) walMark {
 	var m walMark
-	if err := svc.pg.QueryRowContext(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&m.lsn); err != nil {
+	if err := svc.pg.QueryRowContext(ctx, "SELECT pg_current_wal_flush_lsn()::text").Scan(&m.lsn); err != nil {
 		m.lsn = ""
 	}
 	err := svc.pg.QueryRowContext(ctx, "SELECT wal_records, wal_bytes FROM pg_stat_wal").Scan(&m.records, &m.bytes)
@@ -406,7 +408,7 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 }
 
 // walQuiet returns the WAL's mark once PostgreSQL has stopped writing
-// it: when the insert position has not moved over quietFor, or after
+// it: when the flush position has not moved over quietFor, or after
 // quietMax. Past the settle measure waits, a slow machine may still be
 // committing the last outcomes, which are the deliveries' work. (Sluice's
 // own counters are read at the end of the window as before: an idle

@@ -170,14 +170,14 @@ type piece struct {
 // the pool drops it.
 func (cn *pgConn) exchange(ctx context.Context, tail string) error {
 	var copies [][]byte
-	var sink func([]driver.Value) error
-	for i, p := range cn.pending {
+	for _, p := range cn.pending {
 		if p.rows != nil {
 			copies = append(copies, p.rows)
 		}
-		if p.sink != nil && i == 0 {
-			sink = p.sink
-		}
+	}
+	var sink func([]driver.Value) error
+	if cn.headWaits() {
+		sink = cn.pending[0].sink
 	}
 	msg := appendMessage(nil, 'Q', append([]byte(cn.take(tail)), 0))
 	for _, rows := range copies {

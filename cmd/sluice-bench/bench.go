@@ -72,18 +72,24 @@ type walMark struct {
 	totals         bool // records and bytes read
 }
 
-// walMark reads the WAL's flush position and totals; an empty lsn where
-// they cannot be read. The flush position: WAL past it cannot be read
-// yet (pg_walinspect refuses a "future" end), and a commit is flushed
-// before it returns, so every committed write is behind it.
+// walMark reads the WAL's flush position (flushLSN) and totals.
 func (svc *services) walMark(ctx context.Context) walMark {
-	var m walMark
-	if err := svc.pg.QueryRowContext(ctx, "SELECT pg_current_wal_flush_lsn()::text").Scan(&m.lsn); err != nil {
-		m.lsn = ""
-	}
+	m := walMark{lsn: svc.flushLSN(ctx)}
 	err := svc.pg.QueryRowContext(ctx, "SELECT wal_records, wal_bytes FROM pg_stat_wal").Scan(&m.records, &m.bytes)
 	m.totals = err == nil
 	return m
+}
+
+// flushLSN returns the WAL's flush position, "" where it cannot be read.
+// The flush position: WAL past it cannot be read yet (pg_walinspect
+// refuses a "future" end), and a commit is flushed before it returns, so
+// every committed write is behind it.
+func (svc *services) flushLSN(ctx context.Context) string {
+	var lsn string
+	if err := svc.pg.QueryRowContext(ctx, "SELECT pg_current_wal_flush_lsn()::text").Scan(&lsn); err != nil {
+		return ""
+	}
+	return lsn
 }
 
 // walBetween returns the WAL records and bytes the whole server wrote
@@ -92,7 +98,7 @@ func (svc *services) walMark(ctx context.Context) walMark {
 // lags: a backend reports its counts at most once a second while busy,
 // and when it goes idle with counts it could not report yet, only 10 s
 // later, so a short run's last second or more went missing (a run of
-// 5,000 events read 8 to 15 records per delivery where the WAL held 19).
+// 5,000 events read 8 to 15 records per delivery where the WAL held 22).
 // Its totals are the fallback (ok false where neither can be read).
 func (svc *services) walBetween(ctx context.Context, from, to walMark) (records, bytes float64, ok bool) {
 	if svc.walinspect != "" && from.lsn != "" && to.lsn != "" {
@@ -392,11 +398,10 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 	}
 	res.Figures[figTrips] = perDelivery(c1.roundTrips-c0.roundTrips, res)
 	if stack == stackPostgres {
-		wal1, err := b.svc.walQuiet(ctx)
-		if err != nil {
+		if err := b.svc.waitWALStill(ctx); err != nil {
 			return res, err
 		}
-		if records, bytes, ok := b.svc.walBetween(ctx, wal0, wal1); ok {
+		if records, bytes, ok := b.svc.walBetween(ctx, wal0, b.svc.walMark(ctx)); ok {
 			res.Figures[figWALRecords] = perDelivery(records, res)
 			res.Figures[figWALBytes] = perDelivery(bytes, res)
 		}
@@ -407,29 +412,28 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 	return res, nil
 }
 
-// walQuiet returns the WAL's mark once PostgreSQL has stopped writing
-// it: when the flush position has not moved over quietFor, or after
-// quietMax. Past the settle measure waits, a slow machine may still be
-// committing the last outcomes, which are the deliveries' work. (Sluice's
-// own counters are read at the end of the window as before: an idle
-// Sluice still reads, its sweeper and asynq's polling, so they never
-// stand still.)
-func (svc *services) walQuiet(ctx context.Context) (walMark, error) {
-	m := svc.walMark(ctx)
+// waitWALStill waits until PostgreSQL has stopped writing its WAL: until
+// the flush position has not moved over quietFor, or for quietMax. Past
+// the settle measure waits, a slow machine may still be committing the
+// last outcomes, which are the deliveries' work. (Sluice's own counters
+// are read at the end of the window as before: an idle Sluice still
+// reads, its sweeper and asynq's polling, so they never stand still.)
+func (svc *services) waitWALStill(ctx context.Context) error {
+	lsn := svc.flushLSN(ctx)
 	deadline := time.Now().Add(quietMax)
-	for m.lsn != "" && time.Now().Before(deadline) {
+	for lsn != "" && time.Now().Before(deadline) {
 		if err := sleep(ctx, quietFor); err != nil {
-			return m, err
+			return err
 		}
-		prev := m
-		if m = svc.walMark(ctx); m.lsn == prev.lsn {
+		prev := lsn
+		if lsn = svc.flushLSN(ctx); lsn == prev {
 			break
 		}
 	}
-	return m, nil
+	return nil
 }
 
-// quietFor and quietMax bound walQuiet's wait.
+// quietFor and quietMax bound waitWALStill's wait.
 const (
 	quietFor = 250 * time.Millisecond
 	quietMax = 5 * time.Second

@@ -116,3 +116,97 @@ func TestBatcherNoLinger(t *testing.T) {
 		t.Errorf("batches %v, want %v", got, want)
 	}
 }
+
+// TestBatcherQuietFor: when adaptive, a linger also ends 3 median gaps (at
+// least minQuiet) after the newest item came or the lane was freed,
+// whichever is later, once 16 gaps are known; steady arrivals, however
+// slow, keep it going, and a burst's one long gap does not stretch it. A
+// queue as heavy as the most that waited at once lately goes at once.
+func TestBatcherQuietFor(t *testing.T) {
+	const linger = time.Hour
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	ms := time.Millisecond
+	gaps := func(ds ...time.Duration) [16]time.Duration {
+		var g [16]time.Duration
+		for i := range g {
+			g[i] = ds[i%len(ds)]
+		}
+		return g
+	}
+	for _, tt := range []struct {
+		name      string
+		gaps      [16]time.Duration
+		ngaps     int
+		oldest    time.Duration // before now
+		newest    time.Duration
+		freed     time.Duration // 0: never
+		expect    int
+		want      time.Duration
+		wantQuiet time.Duration
+	}{
+		{"too few gaps known", gaps(100 * time.Microsecond), 15, 3 * ms, 2 * ms, 0, 0, linger - 3*ms, 0},
+		{"a burst, then nothing", gaps(100 * time.Microsecond), 16, 3 * ms, 200 * time.Microsecond, 0, 0, 300 * time.Microsecond, minQuiet},
+		{"a burst, long over", gaps(100 * time.Microsecond), 40, 3 * ms, 2 * ms, 0, 0, minQuiet - 2*ms, minQuiet},
+		{"steady and slow", gaps(2 * ms), 16, 5 * ms, ms, 0, 0, 5 * ms, 6 * ms},
+		{"freed after the newest came", gaps(100 * time.Microsecond), 16, 3 * ms, 2 * ms, 100 * time.Microsecond, 0, 400 * time.Microsecond, minQuiet},
+		{"a burst's long gap", gaps(50*time.Microsecond, 50*time.Microsecond, 50*time.Microsecond, 3*ms), 16, 3 * ms, 200 * time.Microsecond, 0, 0, 300 * time.Microsecond, minQuiet},
+		{"as many as lately waited at once", gaps(2 * ms), 16, 3 * ms, ms, 2 * ms, 2, 0, 6 * ms},
+		{"not all of them", gaps(2 * ms), 16, 3 * ms, ms, 2 * ms, 3, 5 * ms, 6 * ms},
+		{"the linger ends first", gaps(2 * ms), 16, linger - ms, ms, 0, 0, ms, 6 * ms},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newLingering(&recorder{}, 100, linger)
+			b.adaptive, b.gaps, b.ngaps = true, tt.gaps, tt.ngaps
+			b.queue = []waiting[*item]{{at: now.Add(-tt.oldest)}, {at: now.Add(-tt.newest)}}
+			b.queued = 2
+			var freed time.Time
+			if tt.freed > 0 {
+				freed = now.Add(-tt.freed)
+			}
+			if tt.expect > 0 {
+				b.peaks[0], b.npeaks = tt.expect, 1
+			}
+			if got := b.quietFor(); got != tt.wantQuiet {
+				t.Errorf("quietFor = %v, want %v", got, tt.wantQuiet)
+			}
+			if got := b.lingerFor(now, freed); got != tt.want {
+				t.Errorf("lingerFor = %v, want %v", got, tt.want)
+			}
+			if b.gaps != tt.gaps {
+				t.Errorf("quietFor reordered the gaps: %v", b.gaps)
+			}
+		})
+	}
+}
+
+// TestBatcherQuietEnds: callers that stop coming end a linger of an hour
+// when adaptive; else they wait (TestBatcherLingerFills). The first 17
+// items, added at once, reach fill and teach the batcher their gaps; three
+// more, fewer than fill, then run by themselves.
+func TestBatcherQuietEnds(t *testing.T) {
+	r := &recorder{}
+	b := newLingering(r, 17, time.Hour)
+	b.adaptive = true
+	items := make([]*item, 20)
+	for i := range items {
+		items[i] = &item{n: i, pending: newPending()}
+	}
+	for _, it := range items[:17] {
+		b.add(it)
+	}
+	if err := items[16].wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items[17:] {
+		b.add(it)
+	}
+	select {
+	case <-items[19].done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("three items that stopped coming still lingered after 10s: batches %v", r.recorded())
+	}
+	got := r.recorded()
+	if len(got) != 2 || len(got[0]) != 17 || !slices.Equal(got[1], []int{17, 18, 19}) {
+		t.Errorf("batches %v, want the first 17 items, then 17, 18 and 19", got)
+	}
+}

@@ -1678,26 +1678,64 @@ func TestStepWithANextRace(t *testing.T) {
 }
 
 // TestIngestFill: with a linger too long to end first, events wait until
-// IngestFill of them are there and then share one transaction; the default
-// fill (4) would have split them.
+// IngestFill of them are there and then share one transaction; a fill of
+// 4 would have split them.
 func TestIngestFill(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
 		const fill = 6
 		r := newRig(t, st, func(c *engine.Config) { c.IngestLinger, c.IngestFill = time.Minute, fill })
 		r.activate(t, signupHook(), false)
-		ctx := context.Background()
-		var wg sync.WaitGroup
-		errs := make([]error, fill)
-		for i, ev := range signups("fill", fill) {
-			wg.Go(func() { _, errs[i] = r.e.Ingest(ctx, []engine.EventInput{ev}) })
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			t.Fatal(err)
-		}
+		ingestAtOnce(t, r.e, context.Background(), signups("fill", fill))
 		tries := r.spy.recorded("InsertNewContacts")
 		if len(tries) != 1 || len(tries[0]) != fill {
 			t.Errorf("the events went in %d batches %q, want one of %d", len(tries), tries, fill)
 		}
 	})
+}
+
+// TestIngestOneAtATime: a caller that sends one event at a time, each once
+// the last is answered, does not wait out the linger (here an hour), even
+// with fewer events than IngestFill: after a burst that fills a batch,
+// each of its events goes in a batch of its own at once. The engine counts
+// who waits (Ingest leaves the batcher when answered); a caller counted
+// after it left would make every batch wait for it.
+func TestIngestOneAtATime(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st, func(c *engine.Config) { c.IngestLinger = time.Hour })
+		r.activate(t, signupHook(), false)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		const burst, alone = 16, 8
+		ingestAtOnce(t, r.e, ctx, signups("burst", burst))
+		for i, ev := range signups("alone", alone) {
+			if _, err := r.e.Ingest(ctx, []engine.EventInput{ev}); err != nil {
+				t.Fatalf("event %d sent alone: %v", i, err)
+			}
+		}
+		if n := engine.IngestWaiting(r.e); n != 0 {
+			t.Errorf("%d events counted as waiting once every Ingest returned, want 0", n)
+		}
+		tries := r.spy.recorded("InsertNewContacts")
+		sizes := make([]int, len(tries))
+		for i, try := range tries {
+			sizes[i] = len(try)
+		}
+		if want := append([]int{burst}, slices.Repeat([]int{1}, alone)...); !slices.Equal(sizes, want) {
+			t.Errorf("batches of %v events, want %v", sizes, want)
+		}
+	})
+}
+
+// ingestAtOnce ingests each event in a call of its own, all at once.
+func ingestAtOnce(t *testing.T, e *engine.Engine, ctx context.Context, evs []engine.EventInput) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(evs))
+	for i, ev := range evs {
+		wg.Go(func() { _, errs[i] = e.Ingest(ctx, []engine.EventInput{ev}) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -57,6 +57,7 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 	}
 	call := &ingestCall{inputs: inputs, pending: newPending()}
 	e.ingests.add(call)
+	defer e.ingests.leave(call)
 	select {
 	case <-call.done:
 		return call.results, call.err

@@ -70,7 +70,7 @@ type Config struct {
 	// its transaction (SLUICE_INGEST_LINGER). Defaults to 5ms; 0: none.
 	IngestLinger time.Duration
 	// IngestFill is how many waiting events end the ingest linger
-	// (SLUICE_INGEST_FILL, 1 to 1000). Defaults to 4.
+	// (SLUICE_INGEST_FILL, 1 to 1000). Defaults to 16.
 	IngestFill int
 	// CommitLinger is the same for step outcomes (SLUICE_COMMIT_LINGER).
 	// Defaults to 20ms; 0: none.
@@ -127,7 +127,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.IngestLinger, err = parseLinger("SLUICE_INGEST_LINGER", getenv("SLUICE_INGEST_LINGER"), 5*time.Millisecond); err != nil {
 		return c, err
 	}
-	if c.IngestFill, err = parseInt("SLUICE_INGEST_FILL", getenv("SLUICE_INGEST_FILL"), 4, 1, engine.MaxBatch); err != nil {
+	if c.IngestFill, err = parseInt("SLUICE_INGEST_FILL", getenv("SLUICE_INGEST_FILL"), 16, 1, engine.MaxBatch); err != nil {
 		return c, err
 	}
 	if c.CommitLinger, err = parseLinger("SLUICE_COMMIT_LINGER", getenv("SLUICE_COMMIT_LINGER"), 20*time.Millisecond); err != nil {

@@ -44,7 +44,7 @@ func TestLingerConfig(t *testing.T) {
 	}
 }
 
-// TestIntConfig: SLUICE_INGEST_FILL defaults to 4 and takes 1 to 1000
+// TestIntConfig: SLUICE_INGEST_FILL defaults to 16 and takes 1 to 1000
 // (the largest event batch); SLUICE_WORKER_CONCURRENCY unset is 0 (New
 // picks by store, TestStoreDefaults) and takes 1 to 1000. Anything else
 // is refused with the variable's name.
@@ -57,8 +57,8 @@ func TestIntConfig(t *testing.T) {
 		want        int
 		ok          bool
 	}{
-		{"SLUICE_INGEST_FILL", "", fill, 4, true},
-		{"SLUICE_INGEST_FILL", "16", fill, 16, true},
+		{"SLUICE_INGEST_FILL", "", fill, 16, true},
+		{"SLUICE_INGEST_FILL", "4", fill, 4, true},
 		{"SLUICE_INGEST_FILL", "1", fill, 1, true},
 		{"SLUICE_INGEST_FILL", "1000", fill, 1000, true},
 		{"SLUICE_INGEST_FILL", "0", fill, 0, false},

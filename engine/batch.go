@@ -16,10 +16,10 @@ import (
 // so a batch lighter than fill waits for more items, until its oldest item
 // has waited linger (no linger: a lone caller runs at once) or, when
 // adaptive, until as many as lately waited at once are there or items stop
-// coming (see lingerFor). Items carry a pending (its caller waits on it, then
-// calls leave); the run function finishes each item,
-// and whatever it leaves unfinished, or a panic, ends the item with an
-// error rather than hanging its caller or the process.
+// coming (see lingerFor). Items carry a pending (its caller waits on it,
+// then calls leave); the run function finishes each item, and whatever it
+// leaves unfinished, or a panic, ends the item with an error rather than
+// hanging its caller or the process.
 type batcher[T finisher] struct {
 	run    func(batch []T)
 	weight func(T) int // how much an item counts toward max
@@ -37,10 +37,10 @@ type batcher[T finisher] struct {
 	queued int           // the weight of the queue
 	busy   int           // lanes running
 	filled chan struct{} // a lingering lane is told the queue reached fill (or expected)
-	// When adaptive: the gaps between the latest arrivals, a ring of the last
-	// len(gaps), ngaps of them recorded, the newest at last; the weight of
-	// the items whose callers have not left, the most of it since the
-	// last batch was taken (peak) and in the last len(peaks) batches.
+	// When adaptive: the gaps between the latest arrivals (a ring; ngaps
+	// recorded in all) and when the newest came; the weight of the items
+	// whose callers have not left (inside), the most of it since the last
+	// batch was taken (peak) and in each of the last batches (a ring).
 	gaps   [16]time.Duration
 	ngaps  int
 	last   time.Time
@@ -78,7 +78,7 @@ func (b *batcher[T]) add(it T) {
 	if start {
 		b.busy++
 	}
-	if b.filled != nil && (b.queued >= b.fill || b.expected() > 0 && b.queued >= b.expected()) {
+	if e := b.expected(); b.filled != nil && (b.queued >= b.fill || e > 0 && b.queued >= e) {
 		select {
 		case b.filled <- struct{}{}:
 		default: // told already

@@ -1685,7 +1685,7 @@ func TestIngestFill(t *testing.T) {
 		const fill = 6
 		r := newRig(t, st, func(c *engine.Config) { c.IngestLinger, c.IngestFill = time.Minute, fill })
 		r.activate(t, signupHook(), false)
-		ingestAtOnce(t, r.e, context.Background(), signups("fill", fill))
+		ingestAtOnce(context.Background(), t, r.e, signups("fill", fill))
 		tries := r.spy.recorded("InsertNewContacts")
 		if len(tries) != 1 || len(tries[0]) != fill {
 			t.Errorf("the events went in %d batches %q, want one of %d", len(tries), tries, fill)
@@ -1706,7 +1706,7 @@ func TestIngestOneAtATime(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		const burst, alone = 16, 8
-		ingestAtOnce(t, r.e, ctx, signups("burst", burst))
+		ingestAtOnce(ctx, t, r.e, signups("burst", burst))
 		for i, ev := range signups("alone", alone) {
 			if _, err := r.e.Ingest(ctx, []engine.EventInput{ev}); err != nil {
 				t.Fatalf("event %d sent alone: %v", i, err)
@@ -1727,7 +1727,7 @@ func TestIngestOneAtATime(t *testing.T) {
 }
 
 // ingestAtOnce ingests each event in a call of its own, all at once.
-func ingestAtOnce(t *testing.T, e *engine.Engine, ctx context.Context, evs []engine.EventInput) {
+func ingestAtOnce(ctx context.Context, t *testing.T, e *engine.Engine, evs []engine.EventInput) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make([]error, len(evs))

@@ -213,7 +213,19 @@ func TestWALBetween(t *testing.T) {
 	if _, err := svc.pg.ExecContext(ctx, "CREATE SCHEMA "+schema+"; CREATE TABLE "+schema+".t (x int)"); err != nil {
 		t.Fatal(err)
 	}
-	defer svc.pg.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
+	// Dropped before svc closes its pool (a deferred drop ran on a closed
+	// pool and left every run's schema behind), and on a failure too.
+	dropped := false
+	drop := func() {
+		if dropped {
+			return
+		}
+		dropped = true
+		if _, err := svc.pg.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop the test's schema %s: %v", schema, err)
+		}
+	}
+	defer drop()
 	from := svc.walMark(ctx)
 	for i := range 1000 {
 		if _, err := svc.pg.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s.t VALUES (%d)", schema, i)); err != nil {
@@ -241,6 +253,7 @@ func TestWALBetween(t *testing.T) {
 	if err := svc.pg.QueryRowContext(ctx, q, from.lsn, to.lsn, schema+".t").Scan(&ours); err != nil || ours != 1000 {
 		t.Errorf("the table's inserts in the WAL between the marks: %d, %v; want 1,000", ours, err)
 	}
+	drop()
 	svc.close()
 	if !installed {
 		return

@@ -204,28 +204,31 @@ func TestWALBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	installed := svc.dropWal
+	if svc.dropWal {
+		// After svc has closed (the deferred calls below), which removes
+		// what it installed.
+		t.Cleanup(func() {
+			db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(s.PgURL)))
+			defer db.Close()
+			var left int
+			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_walinspect'").Scan(&left); err != nil || left != 0 {
+				t.Errorf("pg_walinspect left installed: %d, %v", left, err)
+			}
+		})
+	}
+	defer svc.close()
 	if svc.walinspect == "" {
-		svc.close()
 		t.Skip("pg_walinspect is not available (PostgreSQL 15 and later, installed by a superuser)")
 	}
 	schema := fmt.Sprintf("wal_test_%d", time.Now().UnixNano())
 	if _, err := svc.pg.ExecContext(ctx, "CREATE SCHEMA "+schema+"; CREATE TABLE "+schema+".t (x int)"); err != nil {
 		t.Fatal(err)
 	}
-	// Dropped before svc closes its pool (a deferred drop ran on a closed
-	// pool and left every run's schema behind), and on a failure too.
-	dropped := false
-	drop := func() {
-		if dropped {
-			return
-		}
-		dropped = true
+	defer func() { // before svc.close, deferred earlier, closes the pool
 		if _, err := svc.pg.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Errorf("drop the test's schema %s: %v", schema, err)
 		}
-	}
-	defer drop()
+	}()
 	from := svc.walMark(ctx)
 	for i := range 1000 {
 		if _, err := svc.pg.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s.t VALUES (%d)", schema, i)); err != nil {
@@ -252,16 +255,5 @@ func TestWALBetween(t *testing.T) {
 		AND block_ref LIKE '%/' || pg_relation_filenode($3::regclass)::text || ' %'`
 	if err := svc.pg.QueryRowContext(ctx, q, from.lsn, to.lsn, schema+".t").Scan(&ours); err != nil || ours != 1000 {
 		t.Errorf("the table's inserts in the WAL between the marks: %d, %v; want 1,000", ours, err)
-	}
-	drop()
-	svc.close()
-	if !installed {
-		return
-	}
-	db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(s.PgURL)))
-	defer db.Close()
-	var left int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_walinspect'").Scan(&left); err != nil || left != 0 {
-		t.Errorf("pg_walinspect left installed: %d, %v", left, err)
 	}
 }

@@ -17,9 +17,9 @@ import (
 // has waited linger (no linger: a lone caller runs at once) or, when
 // adaptive, until as many as lately waited at once are there or items stop
 // coming (see lingerFor). Items carry a pending (its caller waits on it,
-// then calls leave); the run function finishes each item, and whatever it
-// leaves unfinished, or a panic, ends the item with an error rather than
-// hanging its caller or the process.
+// then, when adaptive, calls leave); the run function finishes each item,
+// and whatever it leaves unfinished, or a panic, ends the item with an
+// error rather than hanging its caller or the process.
 type batcher[T finisher] struct {
 	run    func(batch []T)
 	weight func(T) int // how much an item counts toward max

@@ -128,7 +128,7 @@ func TestPlainFieldsAsBunWrites(t *testing.T) {
 // for PostgreSQL and for SQLite.
 func TestInsertSQLAsBunWrites(t *testing.T) {
 	pg := bun.NewDB(sql.OpenDB(pgdriver.NewConnector()), pgdialect.New()) // connects to nothing
-	lite := bun.NewDB(&sql.DB{}, sqlitedialect.New())                     // nor does this
+	lite := sqliteDB()
 	for _, db := range []*bun.DB{pg, lite} {
 		steps, deliveries, attempts, scenarios := awkwardRows()
 		for _, model := range append([]any{&steps, &deliveries, &attempts, &scenarios}, otherRows()...) {
@@ -147,8 +147,11 @@ func TestInsertSQLAsBunWrites(t *testing.T) {
 	}
 }
 
+// sqliteDB is bun for SQLite, on no database.
+func sqliteDB() *bun.DB { return bun.NewDB(&sql.DB{}, sqlitedialect.New()) }
+
 // sqliteGen is bun's query generator for SQLite, on no database.
-func sqliteGen() schema.QueryGen { return bun.NewDB(&sql.DB{}, sqlitedialect.New()).QueryGen() }
+func sqliteGen() schema.QueryGen { return sqliteDB().QueryGen() }
 
 // BenchmarkInsertSQL: a batch of 16 new steps as INSERT … VALUES, written
 // by insertSQL and by bun.

@@ -18,6 +18,9 @@ func box(t *testing.T, b byte) *secrets.Box {
 	return x
 }
 
+// sealedPrefix starts every sealed value (the stored format).
+const sealedPrefix = "enc:v1:"
+
 func TestSealOpen(t *testing.T) {
 	t.Parallel()
 	a, b := box(t, 1), box(t, 2)
@@ -25,7 +28,7 @@ func TestSealOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(sealed, "whsec_abc") || !strings.HasPrefix(sealed, "enc:v1:") {
+	if strings.Contains(sealed, "whsec_abc") || !strings.HasPrefix(sealed, sealedPrefix) {
 		t.Fatalf("sealed value %q", sealed)
 	}
 	again, _ := a.Seal("whsec_abc")
@@ -41,14 +44,14 @@ func TestSealOpen(t *testing.T) {
 	// Flip one bit of each byte in turn (nonce, ciphertext and tag). Editing
 	// the base64 text instead can leave the bytes unchanged: its last
 	// characters carry padding bits, and the byte may already hold the edit.
-	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimPrefix(sealed, "enc:v1:"))
+	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimPrefix(sealed, sealedPrefix))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range raw {
 		bad := bytes.Clone(raw)
 		bad[i] ^= 0x01
-		if _, err := a.Open("enc:v1:" + base64.RawStdEncoding.EncodeToString(bad)); err == nil {
+		if _, err := a.Open(sealedPrefix + base64.RawStdEncoding.EncodeToString(bad)); err == nil {
 			t.Errorf("opened a value with byte %d of %d tampered", i, len(raw))
 		}
 	}

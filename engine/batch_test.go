@@ -1739,3 +1739,78 @@ func ingestAtOnce(ctx context.Context, t *testing.T, e *engine.Engine, evs []eng
 		t.Fatal(err)
 	}
 }
+
+// In a process that runs steps, Ingest waits while AdmitAhead of the steps
+// it created have not started (its workers are behind), and goes on once
+// a worker starts one; so a load faster than the workers stays a backlog
+// short enough for them to run its steps from memory.
+func TestIngestWaitsForTheWorkers(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		r.e.EnableRecentSteps()
+		r.activate(t, signupHook(), false)
+		engine.SetAdmitWait(t, time.Hour)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		evs := signups("ahead", engine.AdmitAhead)
+		for len(evs) > 0 {
+			n := min(len(evs), engine.MaxBatch)
+			if _, err := r.e.Ingest(ctx, evs[:n]); err != nil {
+				t.Fatal(err)
+			}
+			evs = evs[n:]
+		}
+		steps, _ := r.queue.enqueued()
+		if len(steps) != engine.AdmitAhead {
+			t.Fatalf("%d steps enqueued, want %d", len(steps), engine.AdmitAhead)
+		}
+
+		done := make(chan error, 1)
+		go func() { _, err := r.e.Ingest(ctx, signups("next", 1)); done <- err }()
+		select {
+		case err := <-done:
+			t.Fatalf("Ingest returned (%v) with %d steps not started", err, engine.AdmitAhead)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if err := r.e.RunSteps(ctx, steps[:1]); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Ingest once a step started: %v", err)
+		}
+		if got, _ := r.queue.enqueued(); len(got) != engine.AdmitAhead+1 {
+			t.Errorf("%d steps enqueued, want %d", len(got), engine.AdmitAhead+1)
+		}
+	})
+}
+
+// A step due later is not remembered: it would be forgotten before it
+// runs, and until then it would count as a step the workers are behind on.
+func TestStepsDueLaterAreNotRemembered(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		r := newRig(t, st)
+		r.e.EnableRecentSteps()
+		r.activate(t, engine.Graph{
+			Nodes: []engine.Node{node("t1", "signup", `{}`), node("d1", "wait", `{"duration":"1h"}`),
+				hookNode("w1", "https://example.org/hook")},
+			Edges: []engine.Edge{{From: "t1", To: "d1"}, {From: "d1", To: "w1"}},
+		}, false)
+		ctx := context.Background()
+		if _, err := r.e.Ingest(ctx, signups("later", 1)); err != nil {
+			t.Fatal(err)
+		}
+		if n := engine.RecentWaiting(r.e); n != 1 {
+			t.Fatalf("%d steps remembered after the signup, want its wait step", n)
+		}
+		steps, _ := r.queue.enqueued()
+		if err := r.e.RunSteps(ctx, steps); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := r.queue.enqueued(); len(got) != 2 {
+			t.Fatalf("%d steps enqueued, want the wait step and the webhook step after it", len(got))
+		}
+		if n := engine.RecentWaiting(r.e); n != 0 {
+			t.Errorf("%d steps remembered after the wait step ran, want 0: the webhook step is due in an hour", n)
+		}
+	})
+}

@@ -200,13 +200,18 @@ type work struct {
 	known []StepLoad
 }
 
-// know notes the pending steps added to w.steps since index from, with
-// the contact and event of each one's run (of), for recentSteps.
+// know notes the pending steps added to w.steps since index from that
+// are due now, with the contact and event of each one's run (of), for
+// recentSteps. A step due later would be forgotten before it runs.
 func (e *Engine) know(w *work, from int, of func(s *Step) (*Contact, *Event)) {
 	if !e.recent.on.Load() {
 		return
 	}
+	now := e.now()
 	for _, s := range w.steps[from:] {
+		if s.DueAt.After(now) {
+			continue
+		}
 		if c, ev := of(s); c != nil && ev != nil {
 			w.known = append(w.known, StepLoad{Step: s, Contact: c, Event: ev})
 		}

@@ -86,6 +86,14 @@ func (r *recentSteps) put(loads []StepLoad) {
 	}
 }
 
+// waiting is how many remembered steps no worker has taken yet.
+func (r *recentSteps) waiting() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.turn(time.Now())
+	return len(r.cur) + len(r.prev)
+}
+
 // take returns and forgets the step with the id, if it is remembered.
 func (r *recentSteps) take(id string) (StepLoad, bool) {
 	r.mu.Lock()

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 func recentLoad(id string) StepLoad {
@@ -87,4 +88,43 @@ func TestRecentStepsCap(t *testing.T) {
 	if n := len(r.cur); n != recentMax {
 		t.Fatalf("%d entries, want %d", n, recentMax)
 	}
+}
+
+// admit waits while admitAhead remembered steps are not started, and goes
+// on as soon as one is, or once admitWait has passed; with recent steps
+// off it never waits.
+func TestAdmitWaitsForTheWorkers(t *testing.T) {
+	var e Engine
+	loads := make([]StepLoad, admitAhead)
+	for i := range loads {
+		loads[i] = recentLoad(fmt.Sprintf("s%d", i))
+	}
+	e.recent.on.Store(true)
+	e.recent.put(loads)
+	e.recent.on.Store(false)
+	e.admit() // off: returns at once, or the test times out
+
+	e.recent.on.Store(true)
+	old := admitWait
+	t.Cleanup(func() { admitWait = old })
+	admitWait = time.Hour
+	done := make(chan struct{})
+	go func() { e.admit(); close(done) }()
+	select {
+	case <-done:
+		t.Fatalf("admitted with %d steps not started", admitAhead)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, ok := e.recent.take("s0"); !ok {
+		t.Fatal("s0 not remembered")
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("still waiting with one step fewer than admitAhead not started")
+	}
+
+	e.recent.put([]StepLoad{recentLoad("s0")})
+	admitWait = 20 * time.Millisecond
+	e.admit() // bounded: returns after admitWait, or the test times out
 }

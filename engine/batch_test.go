@@ -1746,7 +1746,8 @@ func ingestAtOnce(ctx context.Context, t *testing.T, e *engine.Engine, evs []eng
 // short enough for them to run its steps from memory.
 func TestIngestWaitsForTheWorkers(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
-		r := newRig(t, st)
+		held := &heldTimer{}
+		r := newRig(t, st, func(c *engine.Config) { c.Metrics = held })
 		r.e.EnableRecentSteps()
 		r.activate(t, signupHook(), false)
 		engine.SetAdmitWait(t, time.Hour)
@@ -1781,7 +1782,31 @@ func TestIngestWaitsForTheWorkers(t *testing.T) {
 		if got, _ := r.queue.enqueued(); len(got) != engine.AdmitAhead+1 {
 			t.Errorf("%d steps enqueued, want %d", len(got), engine.AdmitAhead+1)
 		}
+		if n, took := held.get(); n != 1 || took <= 0 {
+			t.Errorf("ingestion held %d times for %v in all, want once", n, took)
+		}
 	})
+}
+
+// heldTimer records what Metrics.IngestHeld reports.
+type heldTimer struct {
+	engine.NopMetrics
+	mu   sync.Mutex
+	n    int
+	took time.Duration
+}
+
+func (h *heldTimer) IngestHeld(took time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n++
+	h.took += took
+}
+
+func (h *heldTimer) get() (int, time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n, h.took
 }
 
 // A step due later is not remembered: it would be forgotten before it

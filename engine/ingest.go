@@ -90,10 +90,15 @@ func (e *Engine) admit() {
 	if !e.recent.on.Load() {
 		return
 	}
-	deadline := time.Now().Add(admitWait)
+	if e.recent.waiting() < admitAhead {
+		return
+	}
+	start := time.Now()
+	deadline := start.Add(admitWait)
 	for e.recent.waiting() >= admitAhead && time.Now().Before(deadline) {
 		time.Sleep(admitPoll)
 	}
+	e.cfg.Metrics.IngestHeld(time.Since(start))
 }
 
 // ingestCall is one Ingest call waiting for its batch.

@@ -17,6 +17,9 @@ type Metrics interface {
 	// StepsLoaded reports n steps read to run them, by source: "memory"
 	// (just created by this process: recentSteps) or "database".
 	StepsLoaded(source string, n int)
+	// IngestHeld reports how long a batch of events waited for this
+	// process's workers to start the steps it had created (admission).
+	IngestHeld(took time.Duration)
 }
 
 // NopMetrics discards every measurement; it is Config.Metrics' default.
@@ -30,6 +33,9 @@ func (NopMetrics) RunsStarted(string, int) {}
 
 // StepsLoaded does nothing.
 func (NopMetrics) StepsLoaded(string, int) {}
+
+// IngestHeld does nothing.
+func (NopMetrics) IngestHeld(time.Duration) {}
 
 // Run sources reported to Metrics.RunsStarted.
 const (

@@ -95,6 +95,7 @@ func TestRecentStepsCap(t *testing.T) {
 // off it never waits.
 func TestAdmitWaitsForTheWorkers(t *testing.T) {
 	var e Engine
+	e.cfg.Metrics = NopMetrics{}
 	loads := make([]StepLoad, admitAhead)
 	for i := range loads {
 		loads[i] = recentLoad(fmt.Sprintf("s%d", i))

@@ -30,6 +30,7 @@ type metrics struct {
 	latency    *prometheus.HistogramVec
 	runs       *prometheus.CounterVec
 	loaded     *prometheus.CounterVec
+	held       prometheus.Counter
 	dateTicks  *prometheus.CounterVec
 	dateLag    prometheus.Gauge
 }
@@ -58,6 +59,10 @@ func newMetrics(st *storage.Store, trips *tripCounter, insp *asynq.Inspector, cl
 			Name: "sluice_steps_loaded_total",
 			Help: "Steps read to run them, by source: memory (created by this process a moment before) or database.",
 		}, []string{"source"}),
+		held: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sluice_ingest_held_seconds_total",
+			Help: "Time ingestion waited for this process's workers, 2,500 steps behind, to start the steps it created (admission; 0 in the api role).",
+		}),
 		dateTicks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_date_scheduler_ticks_total",
 			Help: "Passes of the date-trigger scheduler, by result (ok, error).",
@@ -82,7 +87,7 @@ func newMetrics(st *storage.Store, trips *tripCounter, insp *asynq.Inspector, cl
 		Name: "sluice_redis_round_trips_total",
 		Help: "Round trips this process made to Redis: one per command, one per pipeline.",
 	}, func() float64 { return float64(trips.n.Load()) })
-	m.reg.MustRegister(m.deliveries, m.latency, m.runs, m.loaded, m.dateTicks, m.dateLag, statements, sqlTrips, roundTrips,
+	m.reg.MustRegister(m.deliveries, m.latency, m.runs, m.loaded, m.held, m.dateTicks, m.dateLag, statements, sqlTrips, roundTrips,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&gauges{st: st, insp: insp, clock: clock, log: log})
 	for _, o := range []string{"accepted", "retry", "failed"} { // present from the start, at 0
@@ -111,6 +116,11 @@ func (m *metrics) RunsStarted(source string, n int) {
 // StepsLoaded counts steps read to run them.
 func (m *metrics) StepsLoaded(source string, n int) {
 	m.loaded.WithLabelValues(source).Add(float64(n))
+}
+
+// IngestHeld adds the time ingestion waited for the workers.
+func (m *metrics) IngestHeld(took time.Duration) {
+	m.held.Add(took.Seconds())
 }
 
 // handler serves the registry in the Prometheus exposition format.

@@ -69,6 +69,7 @@ func TestMetricsAfterDelivery(t *testing.T) {
 				`sluice_delivery_attempt_duration_seconds_count{kind="step"}`: 1,
 				`sluice_runs_started_total{source="event"}`:                   1,
 				`sluice_runs_in_flight`:                                       0,
+				`sluice_ingest_held_seconds_total`:                            0,
 			} {
 				if got, ok := m[series]; !ok || got != want {
 					t.Errorf("%s: %s = %v (present %v), want %v", url, series, got, ok, want)

@@ -1741,19 +1741,22 @@ func ingestAtOnce(ctx context.Context, t *testing.T, e *engine.Engine, evs []eng
 }
 
 // In a process that runs steps, Ingest waits while AdmitAhead of the steps
-// it created have not started (its workers are behind), and goes on once
-// a worker starts one; so a load faster than the workers stays a backlog
-// short enough for them to run its steps from memory.
+// it created have not started and its workers are busy (they are behind),
+// and goes on once they have room; so a load faster than the workers stays
+// a backlog short enough for them to run its steps from memory. With the
+// workers idle it does not wait, whatever the count: where processes share
+// the queue, the others start some of this one's steps.
 func TestIngestWaitsForTheWorkers(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		const parallel, busy = 8, 4 // half the step slots busy: behind
 		held := &heldTimer{}
-		r := newRig(t, st, func(c *engine.Config) { c.Metrics = held })
+		r := newRig(t, st, func(c *engine.Config) { c.Metrics, c.StepParallel = held, parallel })
 		r.e.EnableRecentSteps()
 		r.activate(t, signupHook(), false)
 		engine.SetAdmitWait(t, time.Hour)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		evs := signups("ahead", engine.AdmitAhead)
+		evs := signups("ahead", engine.AdmitAhead+busy)
 		for len(evs) > 0 {
 			n := min(len(evs), engine.MaxBatch)
 			if _, err := r.e.Ingest(ctx, evs[:n]); err != nil {
@@ -1762,25 +1765,42 @@ func TestIngestWaitsForTheWorkers(t *testing.T) {
 			evs = evs[n:]
 		}
 		steps, _ := r.queue.enqueued()
-		if len(steps) != engine.AdmitAhead {
-			t.Fatalf("%d steps enqueued, want %d", len(steps), engine.AdmitAhead)
+		if len(steps) != engine.AdmitAhead+busy {
+			t.Fatalf("%d steps enqueued, want %d", len(steps), engine.AdmitAhead+busy)
 		}
+		// Idle workers: not behind.
+		if _, err := r.e.Ingest(ctx, signups("idle", 1)); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := held.get(); n != 0 {
+			t.Fatalf("ingestion held %d times with the workers idle, want 0", n)
+		}
+
+		// busy steps start and hold their slots until their sends may go.
+		release := make(chan struct{})
+		var started sync.WaitGroup
+		started.Add(busy)
+		r.sender.setBefore(func(*engine.Delivery) { started.Done(); <-release })
+		running := make(chan error, 1)
+		go func() { running <- r.e.RunSteps(ctx, steps[:busy]) }()
+		started.Wait()
 
 		done := make(chan error, 1)
 		go func() { _, err := r.e.Ingest(ctx, signups("next", 1)); done <- err }()
 		select {
 		case err := <-done:
-			t.Fatalf("Ingest returned (%v) with %d steps not started", err, engine.AdmitAhead)
+			t.Fatalf("Ingest returned (%v) with %d steps not started and the workers busy", err, engine.AdmitAhead)
 		case <-time.After(200 * time.Millisecond):
 		}
-		if err := r.e.RunSteps(ctx, steps[:1]); err != nil {
+		close(release)
+		if err := <-running; err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; err != nil {
-			t.Fatalf("Ingest once a step started: %v", err)
+			t.Fatalf("Ingest once the workers had room: %v", err)
 		}
-		if got, _ := r.queue.enqueued(); len(got) != engine.AdmitAhead+1 {
-			t.Errorf("%d steps enqueued, want %d", len(got), engine.AdmitAhead+1)
+		if got, _ := r.queue.enqueued(); len(got) != engine.AdmitAhead+busy+2 {
+			t.Errorf("%d steps enqueued, want %d", len(got), engine.AdmitAhead+busy+2)
 		}
 		if n, took := held.get(); n != 1 || took <= 0 {
 			t.Errorf("ingestion held %d times for %v in all, want once", n, took)

@@ -67,7 +67,7 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 }
 
 // Admission: while admitAhead or more of the steps this process created
-// have not been started by its workers, the ingest lane waits for them,
+// have not been started by its busy workers, the ingest lane waits for them,
 // up to admitWait per batch. Events arriving faster than the workers can
 // deliver them (a load through the batch endpoint) would otherwise pile
 // up as a backlog of seconds, which buys nothing but latency, and whose
@@ -87,18 +87,25 @@ var admitWait = 500 * time.Millisecond
 // admit waits while the workers are behind (see admitAhead). Only a
 // process that runs steps remembers them, so only there can it wait.
 func (e *Engine) admit() {
-	if !e.recent.on.Load() {
-		return
-	}
-	if e.recent.waiting() < admitAhead {
+	if !e.recent.on.Load() || !e.behind() {
 		return
 	}
 	start := time.Now()
 	deadline := start.Add(admitWait)
-	for e.recent.waiting() >= admitAhead && time.Now().Before(deadline) {
+	for e.behind() && time.Now().Before(deadline) {
 		time.Sleep(admitPoll)
 	}
 	e.cfg.Metrics.IngestHeld(time.Since(start))
+}
+
+// behind reports whether this process's workers are behind on the steps
+// it created: admitAhead or more not started, and at least half of its
+// step slots (StepParallel) busy. Where several processes share the
+// queue, the others start some of this one's steps and it never hears
+// of it: those count as not started until recentSteps forgets them, but
+// its workers, not behind, have slots to spare.
+func (e *Engine) behind() bool {
+	return 2*len(e.slots) >= cap(e.slots) && e.recent.waiting() >= admitAhead
 }
 
 // ingestCall is one Ingest call waiting for its batch.

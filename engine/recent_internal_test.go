@@ -90,11 +90,12 @@ func TestRecentStepsCap(t *testing.T) {
 	}
 }
 
-// admit waits while admitAhead remembered steps are not started, and goes
-// on as soon as one is, or once admitWait has passed; with recent steps
-// off it never waits.
+// admit waits while admitAhead remembered steps are not started and half
+// the step slots are busy, and goes on as soon as one of them is started,
+// or once admitWait has passed; with recent steps off, or the slots
+// mostly free, it never waits.
 func TestAdmitWaitsForTheWorkers(t *testing.T) {
-	var e Engine
+	e := Engine{slots: make(chan struct{}, 4)}
 	e.cfg.Metrics = NopMetrics{}
 	loads := make([]StepLoad, admitAhead)
 	for i := range loads {
@@ -102,18 +103,22 @@ func TestAdmitWaitsForTheWorkers(t *testing.T) {
 	}
 	e.recent.on.Store(true)
 	e.recent.put(loads)
-	e.recent.on.Store(false)
-	e.admit() // off: returns at once, or the test times out
-
-	e.recent.on.Store(true)
 	old := admitWait
 	t.Cleanup(func() { admitWait = old })
 	admitWait = time.Hour
+	// Each of these returns at once, or the test times out.
+	e.slots <- struct{}{}
+	e.admit() // one slot of 4 busy: the workers have room
+	e.slots <- struct{}{}
+	e.recent.on.Store(false)
+	e.admit() // off
+
+	e.recent.on.Store(true)
 	done := make(chan struct{})
 	go func() { e.admit(); close(done) }()
 	select {
 	case <-done:
-		t.Fatalf("admitted with %d steps not started", admitAhead)
+		t.Fatalf("admitted with %d steps not started and half the slots busy", admitAhead)
 	case <-time.After(100 * time.Millisecond):
 	}
 	if _, ok := e.recent.take("s0"); !ok {

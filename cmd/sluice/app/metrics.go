@@ -61,7 +61,7 @@ func newMetrics(st *storage.Store, trips *tripCounter, insp *asynq.Inspector, cl
 		}, []string{"source"}),
 		held: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_ingest_held_seconds_total",
-			Help: "Time ingestion waited for this process's workers, 2,500 steps behind, to start the steps it created (admission; 0 in the api role).",
+			Help: "Time ingestion waited for this process's busy workers, 2,500 steps behind, to start the steps it created (admission; 0 in the api role).",
 		}),
 		dateTicks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_date_scheduler_ticks_total",

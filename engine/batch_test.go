@@ -1750,10 +1750,9 @@ func TestIngestWaitsForTheWorkers(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
 		const parallel, busy = 8, 4 // half the step slots busy: behind
 		held := &heldTimer{}
-		r := newRig(t, st, func(c *engine.Config) { c.Metrics, c.StepParallel = held, parallel })
+		r := newRig(t, st, func(c *engine.Config) { c.Metrics, c.StepParallel, c.IngestHold = held, parallel, time.Hour })
 		r.e.EnableRecentSteps()
 		r.activate(t, signupHook(), false)
-		engine.SetAdmitWait(t, time.Hour)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		evs := signups("ahead", engine.AdmitAhead+busy)

@@ -58,6 +58,11 @@ type Config struct {
 	// of the step after it, not its webhook. Defaults to 20ms; negative:
 	// none.
 	CommitLinger time.Duration
+	// IngestHold bounds how long one batch of events waits for this
+	// process's workers when they are behind on the steps it created
+	// (admission, see admitAhead). Defaults to 500ms; negative: never
+	// waits.
+	IngestHold time.Duration
 }
 
 // Engine runs scenarios: it ingests events, starts runs, executes steps and
@@ -130,6 +135,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.CommitLinger == 0 {
 		cfg.CommitLinger = 20 * time.Millisecond
+	}
+	if cfg.IngestHold == 0 {
+		cfg.IngestHold = 500 * time.Millisecond
 	}
 	e := &Engine{cfg: cfg, st: cfg.Store, log: cfg.Logger, plans: map[planKey]*plan{},
 		scenarios: map[string]*cached[*Scenario]{}, slots: make(chan struct{}, cfg.StepParallel)}

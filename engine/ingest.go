@@ -68,7 +68,7 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 
 // Admission: while admitAhead or more of the steps this process created
 // have not been started by its busy workers, the ingest lane waits for them,
-// up to admitWait per batch. Events arriving faster than the workers can
+// up to Config.IngestHold per batch. Events arriving faster than the workers can
 // deliver them (a load through the batch endpoint) would otherwise pile
 // up as a backlog of seconds, which buys nothing but latency, and whose
 // steps outlive recentSteps' span, so that each is read back from the
@@ -81,17 +81,14 @@ const (
 	admitPoll  = time.Millisecond
 )
 
-// admitWait bounds the wait of one ingest batch (a variable for tests).
-var admitWait = 500 * time.Millisecond
-
 // admit waits while the workers are behind (see admitAhead). Only a
 // process that runs steps remembers them, so only there can it wait.
 func (e *Engine) admit() {
-	if !e.recent.on.Load() || !e.behind() {
+	if !e.recent.on.Load() || e.cfg.IngestHold < 0 || !e.behind() {
 		return
 	}
 	start := time.Now()
-	deadline := start.Add(admitWait)
+	deadline := start.Add(e.cfg.IngestHold)
 	for e.behind() && time.Now().Before(deadline) {
 		time.Sleep(admitPoll)
 	}

@@ -92,28 +92,28 @@ func TestRecentStepsCap(t *testing.T) {
 
 // admit waits while admitAhead remembered steps are not started and half
 // the step slots are busy, and goes on as soon as one of them is started,
-// or once admitWait has passed; with recent steps off, or the slots
-// mostly free, it never waits.
+// or once IngestHold has passed; with recent steps off, IngestHold
+// negative, or the slots mostly free, it never waits.
 func TestAdmitWaitsForTheWorkers(t *testing.T) {
 	e := Engine{slots: make(chan struct{}, 4)}
-	e.cfg.Metrics = NopMetrics{}
+	e.cfg.Metrics, e.cfg.IngestHold = NopMetrics{}, time.Hour
 	loads := make([]StepLoad, admitAhead)
 	for i := range loads {
 		loads[i] = recentLoad(fmt.Sprintf("s%d", i))
 	}
 	e.recent.on.Store(true)
 	e.recent.put(loads)
-	old := admitWait
-	t.Cleanup(func() { admitWait = old })
-	admitWait = time.Hour
 	// Each of these returns at once, or the test times out.
 	e.slots <- struct{}{}
 	e.admit() // one slot of 4 busy: the workers have room
 	e.slots <- struct{}{}
 	e.recent.on.Store(false)
 	e.admit() // off
-
 	e.recent.on.Store(true)
+	e.cfg.IngestHold = -1
+	e.admit() // never waits
+	e.cfg.IngestHold = time.Hour
+
 	done := make(chan struct{})
 	go func() { e.admit(); close(done) }()
 	select {
@@ -131,6 +131,6 @@ func TestAdmitWaitsForTheWorkers(t *testing.T) {
 	}
 
 	e.recent.put([]StepLoad{recentLoad("s0")})
-	admitWait = 20 * time.Millisecond
-	e.admit() // bounded: returns after admitWait, or the test times out
+	e.cfg.IngestHold = 20 * time.Millisecond
+	e.admit() // bounded: returns after IngestHold, or the test times out
 }

@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	a.metrics = newMetrics(a.store, &a.trips, a.insp, engine.SystemClock{}, log)
 	a.Engine, err = engine.New(engine.Config{Store: a.store, Queue: tasks.NewQueue(a.client), Sender: sender,
 		Registry: reg, Logger: log, NewSecret: webhook.NewSecret, Metrics: a.metrics, StepParallel: a.cfg.Concurrency,
-		CommitLanes: lanes, IngestLinger: orNone(cfg.IngestLinger), IngestFill: cfg.IngestFill,
+		CommitLanes: lanes, IngestLinger: orNone(cfg.IngestLinger), IngestFill: cfg.IngestFill, IngestHold: orNone(cfg.IngestHold),
 		CommitLinger: orNone(cfg.CommitLinger)})
 	if err != nil {
 		return nil, err

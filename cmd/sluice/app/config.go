@@ -75,6 +75,10 @@ type Config struct {
 	// CommitLinger is the same for step outcomes (SLUICE_COMMIT_LINGER).
 	// Defaults to 20ms; 0: none.
 	CommitLinger time.Duration
+	// IngestHold bounds how long a batch of events waits for this
+	// process's workers when they are behind (SLUICE_INGEST_HOLD, at most
+	// 1s). Defaults to 500ms; 0: never waits.
+	IngestHold time.Duration
 	// MetricsAddr is where the worker and scheduler roles serve /metrics
 	// and /healthz (SLUICE_METRICS_ADDR). Empty: they serve no HTTP; the
 	// api role and serve always expose /metrics on Addr.
@@ -131,6 +135,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.CommitLinger, err = parseLinger("SLUICE_COMMIT_LINGER", getenv("SLUICE_COMMIT_LINGER"), 20*time.Millisecond); err != nil {
+		return c, err
+	}
+	if c.IngestHold, err = parseLinger("SLUICE_INGEST_HOLD", getenv("SLUICE_INGEST_HOLD"), 500*time.Millisecond); err != nil {
 		return c, err
 	}
 	if c.DatabaseURL == "" {

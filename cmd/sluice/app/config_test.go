@@ -6,21 +6,25 @@ import (
 	"time"
 )
 
-// TestLingerConfig: the group-commit lingers default to 5ms and 20ms,
-// take 0 (none) to 1s, and refuse anything else with the variable's name.
+// TestLingerConfig: the group-commit lingers default to 5ms and 20ms and
+// the ingest hold to 500ms; each takes 0 (none) to 1s, and anything else
+// is refused with the variable's name.
 func TestLingerConfig(t *testing.T) {
+	const hold = 500 * time.Millisecond
 	tests := []struct {
-		name           string
-		env            map[string]string
-		ingest, commit time.Duration
-		err            string
+		name                 string
+		env                  map[string]string
+		ingest, commit, held time.Duration
+		err                  string
 	}{
-		{"defaults", nil, 5 * time.Millisecond, 20 * time.Millisecond, ""},
-		{"set", map[string]string{"SLUICE_INGEST_LINGER": "2ms", "SLUICE_COMMIT_LINGER": "1s"}, 2 * time.Millisecond, time.Second, ""},
-		{"off", map[string]string{"SLUICE_INGEST_LINGER": "0", "SLUICE_COMMIT_LINGER": "0s"}, 0, 0, ""},
-		{"negative", map[string]string{"SLUICE_INGEST_LINGER": "-1ms"}, 0, 0, "SLUICE_INGEST_LINGER"},
-		{"too long", map[string]string{"SLUICE_COMMIT_LINGER": "2s"}, 0, 0, "SLUICE_COMMIT_LINGER"},
-		{"not a duration", map[string]string{"SLUICE_COMMIT_LINGER": "soon"}, 0, 0, "SLUICE_COMMIT_LINGER"},
+		{"defaults", nil, 5 * time.Millisecond, 20 * time.Millisecond, hold, ""},
+		{"set", map[string]string{"SLUICE_INGEST_LINGER": "2ms", "SLUICE_COMMIT_LINGER": "1s", "SLUICE_INGEST_HOLD": "50ms"},
+			2 * time.Millisecond, time.Second, 50 * time.Millisecond, ""},
+		{"off", map[string]string{"SLUICE_INGEST_LINGER": "0", "SLUICE_COMMIT_LINGER": "0s", "SLUICE_INGEST_HOLD": "0"}, 0, 0, 0, ""},
+		{"negative", map[string]string{"SLUICE_INGEST_LINGER": "-1ms"}, 0, 0, 0, "SLUICE_INGEST_LINGER"},
+		{"too long", map[string]string{"SLUICE_COMMIT_LINGER": "2s"}, 0, 0, 0, "SLUICE_COMMIT_LINGER"},
+		{"hold too long", map[string]string{"SLUICE_INGEST_HOLD": "1m"}, 0, 0, 0, "SLUICE_INGEST_HOLD"},
+		{"not a duration", map[string]string{"SLUICE_COMMIT_LINGER": "soon"}, 0, 0, 0, "SLUICE_COMMIT_LINGER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,8 +38,9 @@ func TestLingerConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.IngestLinger != tt.ingest || c.CommitLinger != tt.commit {
-				t.Errorf("lingers %v / %v, want %v / %v", c.IngestLinger, c.CommitLinger, tt.ingest, tt.commit)
+			if c.IngestLinger != tt.ingest || c.CommitLinger != tt.commit || c.IngestHold != tt.held {
+				t.Errorf("lingers %v / %v, hold %v, want %v / %v, %v",
+					c.IngestLinger, c.CommitLinger, c.IngestHold, tt.ingest, tt.commit, tt.held)
 			}
 			if got := orNone(c.IngestLinger); (c.IngestLinger == 0) != (got < 0) {
 				t.Errorf("orNone(%v) = %v: 0 must reach the engine as none (negative)", c.IngestLinger, got)

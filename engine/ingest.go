@@ -67,15 +67,16 @@ func (e *Engine) Ingest(ctx context.Context, inputs []EventInput) ([]IngestResul
 }
 
 // Admission: while admitAhead or more of the steps this process created
-// have not been started by its busy workers, the ingest lane waits for them,
-// up to Config.IngestHold per batch. Events arriving faster than the workers can
-// deliver them (a load through the batch endpoint) would otherwise pile
-// up as a backlog of seconds, which buys nothing but latency, and whose
-// steps outlive recentSteps' span, so that each is read back from the
-// database (in the 100k-event benchmark that read was a fifth of
-// PostgreSQL's CPU per delivery). Waiting keeps the backlog to what the
-// workers start within a fraction of a second. It is bounded: workers
-// held up (slow receivers) slow ingestion down, they do not stop it.
+// have not been started by its busy workers, the ingest lane waits for
+// them, up to Config.IngestHold per batch. Events arriving faster than the
+// workers can deliver them (a load through the batch endpoint) would
+// otherwise pile up as a backlog of seconds, which buys nothing but
+// latency, and whose steps outlive recentSteps' span, so that each is read
+// back from the database (in the 100k-event benchmark that read was a
+// fifth of PostgreSQL's CPU per delivery). Waiting keeps the backlog to
+// what the workers start within a fraction of a second. It is bounded:
+// workers held up (slow receivers) slow ingestion down, they do not stop
+// it.
 const (
 	admitAhead = recentMax / 2
 	admitPoll  = time.Millisecond
@@ -141,8 +142,9 @@ func (e *Engine) ingestBatch(calls []*ingestCall) {
 
 // ingest is Ingest for one batch; also, when set, runs last in the same
 // transaction with the results so far, so a caller's own bookkeeping
-// commits with the events. Callers hold it to MaxBatch inputs: Ingest checks its callers, the
-// batcher never merges past it, and an inbound call is one event.
+// commits with the events. Callers hold it to MaxBatch inputs: Ingest
+// checks its callers, the batcher never merges past it, and an inbound
+// call is one event.
 func (e *Engine) ingest(ctx context.Context, inputs []EventInput, also func(ctx context.Context, tx Tx, results []IngestResult) error) ([]IngestResult, error) {
 	results := make([]IngestResult, len(inputs))
 	valid := make([]int, 0, len(inputs))

@@ -22,7 +22,7 @@ const settle = 200 * time.Millisecond
 // settings is what a benchmark does, from the flags.
 type settings struct {
 	N, Clients, Batch, Runs int
-	Rate                    float64 // events/s; 0: full speed
+	Rates                   []float64 // events/s, each measured in turn; 0: full speed
 	Stacks                  []string
 	PgURL                   string
 	RedisURL                string // with its database number
@@ -33,9 +33,9 @@ type settings struct {
 	Known                   bool // the events' contacts are imported before the load
 }
 
-// load is the traffic of every measurement.
-func (s settings) load() load {
-	return load{n: s.N, clients: s.Clients, batch: s.Batch, rate: s.Rate}
+// load is the traffic of a measurement at rate.
+func (s settings) load(rate float64) load {
+	return load{n: s.N, clients: s.Clients, batch: s.Batch, rate: rate}
 }
 
 // unreachableError says PostgreSQL or Redis did not answer.
@@ -254,42 +254,54 @@ type bench struct {
 	progress io.Writer
 }
 
-// run measures the floor and every stack s.Runs times, alternating, and
-// returns the report; each run's table is written to out as it completes
-// (unless s.JSON).
+// run measures, s.Runs times, at each of s.Rates in turn, the floor and
+// then every stack, and returns the report; each table is written to out
+// as it completes (unless s.JSON).
 func (b *bench) run(ctx context.Context, out io.Writer) (report, error) {
 	rep := report{Settings: b.s.summary()}
 	for r := 1; r <= b.s.Runs; r++ {
-		fl, err := b.measureFloor(ctx, r)
-		if err != nil {
-			return rep, fmt.Errorf("run %d, floor: %w", r, err)
-		}
-		results := []result{fl}
-		for _, stack := range b.s.Stacks {
-			res, err := b.measureSluice(ctx, r, stack)
+		for _, rate := range b.s.Rates {
+			results, err := b.measureAll(ctx, r, rate)
 			if err != nil {
-				return rep, fmt.Errorf("run %d, %s: %w", r, stack, err)
+				return rep, err
 			}
-			res.Figures[figRatio] = res.Figures[figPerSec] / fl.Figures[figPerSec]
-			results = append(results, res)
-		}
-		rep.Runs = append(rep.Runs, results...)
-		for _, res := range results {
-			for _, w := range res.Warnings {
-				fmt.Fprintf(b.progress, "warning: run %d, %s: %s\n", r, res.Stack, w)
+			rep.Runs = append(rep.Runs, results...)
+			for _, res := range results {
+				for _, w := range res.Warnings {
+					fmt.Fprintf(b.progress, "warning: run %d, %s, %s: %s\n", r, pace(rate), res.Stack, w)
+				}
 			}
-		}
-		if !b.s.JSON {
-			writeTable(out, fmt.Sprintf("run %d of %d", r, b.s.Runs), results)
+			if !b.s.JSON {
+				writeTable(out, fmt.Sprintf("run %d of %d, %s", r, b.s.Runs, pace(rate)), results)
+			}
 		}
 	}
 	rep.Median = medians(rep.Runs)
 	return rep, nil
 }
 
+// measureAll measures the floor, then every stack, at rate, and sets each
+// stack's ratio to the floor.
+func (b *bench) measureAll(ctx context.Context, run int, rate float64) ([]result, error) {
+	fl, err := b.measureFloor(ctx, run, rate)
+	if err != nil {
+		return nil, fmt.Errorf("run %d, %s, floor: %w", run, pace(rate), err)
+	}
+	results := []result{fl}
+	for _, stack := range b.s.Stacks {
+		res, err := b.measureSluice(ctx, run, rate, stack)
+		if err != nil {
+			return nil, fmt.Errorf("run %d, %s, %s: %w", run, pace(rate), stack, err)
+		}
+		res.Figures[figRatio] = res.Figures[figPerSec] / fl.Figures[figPerSec]
+		results = append(results, res)
+	}
+	return results, nil
+}
+
 // measureFloor measures the bare asynq server.
-func (b *bench) measureFloor(ctx context.Context, run int) (result, error) {
-	fmt.Fprintf(b.progress, "run %d: floor…\n", run)
+func (b *bench) measureFloor(ctx context.Context, run int, rate float64) (result, error) {
+	fmt.Fprintf(b.progress, "run %d, %s: floor…\n", run, pace(rate))
 	f, err := startFloor(ctx, b.svc.redisURL, b.rc.url)
 	if err != nil {
 		return result{}, err
@@ -300,7 +312,7 @@ func (b *bench) measureFloor(ctx context.Context, run int) (result, error) {
 		return result{}, err
 	}
 	began := time.Now()
-	res, err := b.measure(ctx, run, "floor", f.send)
+	res, err := b.measure(ctx, run, rate, "floor", f.send)
 	if err != nil {
 		return res, err
 	}
@@ -309,8 +321,8 @@ func (b *bench) measureFloor(ctx context.Context, run int) (result, error) {
 
 // measureSluice starts a fresh `sluice serve` on stack, sets up the
 // scenario, lets it idle, then measures it.
-func (b *bench) measureSluice(ctx context.Context, run int, stack string) (result, error) {
-	fmt.Fprintf(b.progress, "run %d: %s…\n", run, stack)
+func (b *bench) measureSluice(ctx context.Context, run int, rate float64, stack string) (result, error) {
+	fmt.Fprintf(b.progress, "run %d, %s: %s…\n", run, pace(rate), stack)
 	env, cleanup, err := b.svc.stackEnv(ctx, stack)
 	if err != nil {
 		return result{}, err
@@ -340,7 +352,7 @@ func (b *bench) measureSluice(ctx context.Context, run int, stack string) (resul
 	if err != nil {
 		return result{}, err
 	}
-	res, err := b.measureProcess(ctx, run, stack, p, listID)
+	res, err := b.measureProcess(ctx, run, rate, stack, p, listID)
 	if err != nil {
 		select {
 		case <-p.exited: // the real reason
@@ -365,7 +377,7 @@ func (b *bench) measureSluice(ctx context.Context, run int, stack string) (resul
 
 // measureProcess measures a ready Sluice: its counters before and after
 // the load give the work per delivery.
-func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sluiceProc, listID string) (result, error) {
+func (b *bench) measureProcess(ctx context.Context, run int, rate float64, stack string, p *sluiceProc, listID string) (result, error) {
 	realRedis := stack != stackEmbedded // the in-process one is not on our server
 	var calls0 uint64
 	if realRedis {
@@ -383,7 +395,7 @@ func (b *bench) measureProcess(ctx context.Context, run int, stack string, p *sl
 		wal0 = b.svc.walMark(ctx)
 	}
 	began := time.Now()
-	res, err := b.measure(ctx, run, stack, p.sender(listID, b.s.Batch))
+	res, err := b.measure(ctx, run, rate, stack, p.sender(listID, b.s.Batch))
 	if err != nil {
 		return res, err
 	}
@@ -439,16 +451,16 @@ const (
 	quietMax = 5 * time.Second
 )
 
-// measure drives the load through send and waits for its webhooks:
-// deliveries/s from the first event sent to the last webhook received, and
-// the latency percentiles.
-func (b *bench) measure(ctx context.Context, run int, stack string, send sendFunc) (result, error) {
+// measure drives the load at rate through send and waits for its
+// webhooks: deliveries/s from the first event sent to the last webhook
+// received, and the latency percentiles.
+func (b *bench) measure(ctx context.Context, run int, rate float64, stack string, send sendFunc) (result, error) {
 	b.rc.expect(b.s.N)
 	cpu0, err := takeCPUSnapshot()
 	if err != nil {
 		return result{}, err
 	}
-	start, answered, err := b.s.load().drive(ctx, send)
+	start, answered, err := b.s.load(rate).drive(ctx, send)
 	if err != nil {
 		return result{}, err
 	}
@@ -466,7 +478,7 @@ func (b *bench) measure(ctx context.Context, run int, stack string, send sendFun
 	if d.unstamped > 0 {
 		return result{}, fmt.Errorf("%d webhooks carried no extra.sent_at", d.unstamped)
 	}
-	res := result{Run: run, Stack: stack, Figures: map[string]float64{
+	res := result{Run: run, Stack: stack, Rate: rate, Figures: map[string]float64{
 		figDeliveries: float64(d.count),
 		figPerSec:     float64(d.count) / d.last.Sub(start).Seconds(),
 		figP50:        ms(percentile(d.latencies, 50)),

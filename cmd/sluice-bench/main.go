@@ -12,10 +12,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -66,8 +68,10 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if s.JSON {
 		return writeJSON(stdout, rep)
 	}
-	if s.Runs > 1 { // with one run, its table says it all
-		writeTable(stdout, fmt.Sprintf("median of %d runs", s.Runs), rep.Median)
+	if s.Runs > 1 { // with one run, its tables say it all
+		for _, rate := range s.Rates {
+			writeTable(stdout, fmt.Sprintf("median of %d runs, %s", s.Runs, pace(rate)), atRate(rep.Median, rate))
+		}
 	}
 	return nil
 }
@@ -82,10 +86,10 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 		fs.PrintDefaults()
 	}
 	var s settings
-	var stacks string
+	var stacks, rates string
 	fs.IntVar(&s.N, "n", 5000, "events (and so webhooks) per measurement")
 	fs.IntVar(&s.Clients, "c", 16, "client goroutines sending events (or enqueuing, for the floor)")
-	fs.Float64Var(&s.Rate, "rate", 0, "events per second, paced open-loop; 0 sends at full speed")
+	fs.StringVar(&rates, "rate", "0,2500", "comma-separated loads measured in turn in each run: events per second, paced open-loop, or 0 for full speed")
 	fs.IntVar(&s.Batch, "batch", 1, "events per request; above 1 they go to POST /api/v1/events/batch (at most 1000)")
 	fs.IntVar(&s.Runs, "runs", 3, "runs; each measures the floor then every stack, and the medians are printed at the end")
 	fs.StringVar(&stacks, "stacks", stackPostgres+","+stackEmbedded, "comma-separated stacks to run Sluice on: "+stackPostgres+", "+stackEmbedded)
@@ -108,6 +112,9 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	if s.Stacks, err = parseStacks(stacks); err != nil {
 		return s, usageErr(fs, "-stacks: %v", err)
 	}
+	if s.Rates, err = parseRates(rates); err != nil {
+		return s, usageErr(fs, "-rate: %v", err)
+	}
 	if s.RedisURL, err = benchRedisURL(s.RedisURL); err != nil {
 		return s, usageErr(fs, "-redis: %v", err)
 	}
@@ -116,8 +123,6 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 		return s, usageErr(fs, "-n, -c and -runs must be at least 1")
 	case s.Batch < 1 || s.Batch > 1000:
 		return s, usageErr(fs, "-batch must be from 1 to 1000")
-	case s.Rate < 0:
-		return s, usageErr(fs, "-rate must be 0 (full speed) or positive")
 	case s.Timeout <= 0 || s.Idle < 0:
 		return s, usageErr(fs, "-timeout must be positive and -idle not negative")
 	}
@@ -146,6 +151,32 @@ func parseStacks(list string) ([]string, error) {
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no stack")
+	}
+	return out, nil
+}
+
+// parseRates reads -rate: events per second, each 0 (full speed) or
+// positive, none twice.
+func parseRates(list string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(f, 64)
+		switch {
+		case err != nil || math.IsNaN(r) || math.IsInf(r, 0):
+			return nil, fmt.Errorf("%q is not a number of events per second", f)
+		case r < 0:
+			return nil, fmt.Errorf("%s: a rate is 0 (full speed) or positive", f)
+		case slices.Contains(out, r):
+			return nil, fmt.Errorf("%s is listed twice", f)
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no rate")
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,9 +36,10 @@ func requireServices(t *testing.T) {
 	svc.close()
 }
 
-// TestBench runs the whole benchmark small, at full speed on both stacks
-// and paced in batches on PostgreSQL + Redis, and checks that every figure
-// is there and sane.
+// TestBench runs the whole benchmark small: by default (at full speed,
+// then paced at 2,500 events/s, on both stacks) and paced in batches on
+// PostgreSQL + Redis; it checks that every measurement is there, in order,
+// with every figure sane.
 func TestBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Sluice twice per case")
@@ -54,10 +56,10 @@ func TestBench(t *testing.T) {
 		name   string
 		args   []string
 		stacks []string
-		rate   float64
+		rates  []float64
 	}{
-		{"full speed", []string{"-stacks", "postgres+redis,embedded"}, []string{stackPostgres, stackEmbedded}, 0},
-		{"paced batches of stored contacts", []string{"-stacks", "postgres+redis", "-rate", "500", "-batch", "4", "-known"}, []string{stackPostgres}, 500},
+		{"defaults", nil, []string{stackPostgres, stackEmbedded}, []float64{0, 2500}},
+		{"paced batches of stored contacts", []string{"-stacks", "postgres+redis", "-rate", "500", "-batch", "4", "-known"}, []string{stackPostgres}, []float64{500}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,18 +72,20 @@ func TestBench(t *testing.T) {
 			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 				t.Fatalf("JSON output: %v\n%s", err, &out)
 			}
-			if len(rep.Runs) != 1+len(tt.stacks) || len(rep.Median) != len(rep.Runs) {
-				t.Fatalf("%d results and %d medians, want %d each:\n%s", len(rep.Runs), len(rep.Median), 1+len(tt.stacks), &out)
+			per := 1 + len(tt.stacks) // the floor, then each stack
+			if len(rep.Runs) != per*len(tt.rates) || len(rep.Median) != len(rep.Runs) {
+				t.Fatalf("%d results and %d medians, want %d each:\n%s", len(rep.Runs), len(rep.Median), per*len(tt.rates), &out)
 			}
 			for i, res := range rep.Runs {
-				want := "floor"
-				if i > 0 {
-					want = tt.stacks[i-1]
+				stack := "floor"
+				if i%per > 0 {
+					stack = tt.stacks[i%per-1]
 				}
-				if res.Stack != want {
-					t.Errorf("result %d is %s, want %s", i, res.Stack, want)
+				if rate := tt.rates[i/per]; res.Stack != stack || res.Rate != rate || rep.Median[i].Stack != stack || rep.Median[i].Rate != rate {
+					t.Errorf("result %d is %s at %v (median: %s at %v), want %s at %v",
+						i, res.Stack, res.Rate, rep.Median[i].Stack, rep.Median[i].Rate, stack, rate)
 				}
-				checkFigures(t, res, n, tt.rate)
+				checkFigures(t, res, n, res.Rate)
 			}
 		})
 	}
@@ -157,18 +161,22 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.N != 5000 || s.Clients != 16 || s.Rate != 0 || s.Batch != 1 || s.Runs != 3 ||
+	if s.N != 5000 || s.Clients != 16 || !slices.Equal(s.Rates, []float64{0, 2500}) || s.Batch != 1 || s.Runs != 3 ||
 		strings.Join(s.Stacks, ",") != "postgres+redis,embedded" || s.RedisURL != "redis://127.0.0.1:6379/14" ||
 		s.PgURL != "postgres://postgres@127.0.0.1:5432/test?sslmode=disable" {
 		t.Errorf("defaults: %+v", s)
 	}
 	for _, args := range [][]string{
 		{"-stacks", "mysql"}, {"-stacks", "embedded,embedded"}, {"-stacks", ""},
-		{"-batch", "0"}, {"-batch", "1001"}, {"-n", "0"}, {"-rate", "-1"}, {"extra"},
+		{"-batch", "0"}, {"-batch", "1001"}, {"-n", "0"}, {"-rate", "-1"}, {"-rate", "0,-5"}, {"-rate", "fast"},
+		{"-rate", "NaN"}, {"-rate", "500,500"}, {"-rate", ","}, {"extra"},
 	} {
 		if _, err := parseFlags(args, io.Discard); !errors.Is(err, errUsage) {
 			t.Errorf("%q: %v, want a usage error", args, err)
 		}
+	}
+	if s, err := parseFlags([]string{"-rate", " 500, 0,"}, io.Discard); err != nil || !slices.Equal(s.Rates, []float64{500, 0}) {
+		t.Errorf("-rate ' 500, 0,': %v, %v; want [500 0] in that order", s.Rates, err)
 	}
 }
 

@@ -66,12 +66,13 @@ var figures = []figure{
 	{figBinary, "binary size (MiB)", "%.1f"},
 }
 
-// result is one measurement: the floor or a stack in one run. A figure
-// that does not apply (the floor's RSS, the embedded stack's Redis
-// commands) is absent.
+// result is one measurement: the floor or a stack at one rate in one run.
+// A figure that does not apply (the floor's RSS, the embedded stack's
+// Redis commands) is absent.
 type result struct {
 	Run     int                `json:"run"` // 0 for a median
 	Stack   string             `json:"stack"`
+	Rate    float64            `json:"rate"` // events/s; 0: full speed
 	Figures map[string]float64 `json:"figures"`
 	// Warnings say why a figure may be off.
 	Warnings []string `json:"warnings,omitempty"`
@@ -79,31 +80,31 @@ type result struct {
 
 // summary is the part of the settings a report shows.
 type summary struct {
-	N       int      `json:"n"`
-	Clients int      `json:"clients"`
-	Rate    float64  `json:"rate"`
-	Batch   int      `json:"batch"`
-	Runs    int      `json:"runs"`
-	Stacks  []string `json:"stacks"`
-	Known   bool     `json:"known_contacts"`
+	N       int       `json:"n"`
+	Clients int       `json:"clients"`
+	Rates   []float64 `json:"rates"`
+	Batch   int       `json:"batch"`
+	Runs    int       `json:"runs"`
+	Stacks  []string  `json:"stacks"`
+	Known   bool      `json:"known_contacts"`
 }
 
 func (s settings) summary() summary {
-	return summary{N: s.N, Clients: s.Clients, Rate: s.Rate, Batch: s.Batch, Runs: s.Runs, Stacks: s.Stacks, Known: s.Known}
+	return summary{N: s.N, Clients: s.Clients, Rates: s.Rates, Batch: s.Batch, Runs: s.Runs, Stacks: s.Stacks, Known: s.Known}
 }
 
 // String describes the load in one line.
 func (s summary) String() string {
-	pace := "full speed"
-	if s.Rate > 0 {
-		pace = fmt.Sprintf("paced at %g events/s", s.Rate)
+	paces := make([]string, len(s.Rates))
+	for i, r := range s.Rates {
+		paces[i] = pace(r)
 	}
 	contacts := "new"
 	if s.Known {
 		contacts = "stored"
 	}
 	return fmt.Sprintf("%d events per measurement (%s contacts), %d clients, %s, %d per request, %d runs, stacks %s",
-		s.N, contacts, s.Clients, pace, s.Batch, s.Runs, strings.Join(s.Stacks, ", "))
+		s.N, contacts, s.Clients, strings.Join(paces, " then "), s.Batch, s.Runs, strings.Join(s.Stacks, ", "))
 }
 
 // report is a whole benchmark: every run, and the medians.
@@ -113,27 +114,52 @@ type report struct {
 	Median   []result `json:"median"`
 }
 
-// medians returns, for each stack (the floor first, then in the order of
-// runs), the median of each figure over the runs.
+// pace names a rate: full speed, or paced at so many events/s.
+func pace(rate float64) string {
+	if rate > 0 {
+		return fmt.Sprintf("paced at %g events/s", rate)
+	}
+	return "full speed"
+}
+
+// medians returns, for each rate and stack (in the order of the first
+// run: each rate's floor, then its stacks), the median of each figure
+// over the runs.
 func medians(runs []result) []result {
-	var order []string
-	values := map[string]map[string][]float64{} // stack → figure → values
+	type key struct {
+		rate  float64
+		stack string
+	}
+	var order []key
+	values := map[key]map[string][]float64{} // figure → values
 	for _, r := range runs {
-		if values[r.Stack] == nil {
-			order = append(order, r.Stack)
-			values[r.Stack] = map[string][]float64{}
+		k := key{r.Rate, r.Stack}
+		if values[k] == nil {
+			order = append(order, k)
+			values[k] = map[string][]float64{}
 		}
-		for k, v := range r.Figures {
-			values[r.Stack][k] = append(values[r.Stack][k], v)
+		for f, v := range r.Figures {
+			values[k][f] = append(values[k][f], v)
 		}
 	}
 	out := make([]result, 0, len(order))
-	for _, stack := range order {
-		m := result{Stack: stack, Figures: map[string]float64{}}
-		for k, vs := range values[stack] {
-			m.Figures[k] = median(vs)
+	for _, k := range order {
+		m := result{Stack: k.stack, Rate: k.rate, Figures: map[string]float64{}}
+		for f, vs := range values[k] {
+			m.Figures[f] = median(vs)
 		}
 		out = append(out, m)
+	}
+	return out
+}
+
+// atRate returns the results measured at rate.
+func atRate(results []result, rate float64) []result {
+	var out []result
+	for _, r := range results {
+		if r.Rate == rate {
+			out = append(out, r)
+		}
 	}
 	return out
 }

@@ -91,7 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.Clients, "c", 16, "client goroutines sending events (or enqueuing, for the floor)")
 	fs.StringVar(&rates, "rate", "0,2500", "comma-separated loads measured in turn in each run: events per second, paced open-loop, or 0 for full speed")
 	fs.IntVar(&s.Batch, "batch", 1, "events per request; above 1 they go to POST /api/v1/events/batch (at most 1000)")
-	fs.IntVar(&s.Runs, "runs", 3, "runs; each measures the floor then every stack, and the medians are printed at the end")
+	fs.IntVar(&s.Runs, "runs", 3, "runs; each measures, at each rate, the floor then every stack, and the medians are printed at the end")
 	fs.StringVar(&stacks, "stacks", stackPostgres+","+stackEmbedded, "comma-separated stacks to run Sluice on: "+stackPostgres+", "+stackEmbedded)
 	fs.StringVar(&s.PgURL, "pg", or(os.Getenv("SLUICE_TEST_DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
 		"PostgreSQL for the "+stackPostgres+" stack, a fresh schema per run (dropped after); $SLUICE_TEST_DATABASE_URL when set")

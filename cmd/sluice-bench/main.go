@@ -136,47 +136,50 @@ func usageErr(fs *flag.FlagSet, format string, args ...any) error {
 
 // parseStacks reads -stacks.
 func parseStacks(list string) ([]string, error) {
-	var out []string
-	for _, st := range strings.Split(list, ",") {
-		st = strings.TrimSpace(st)
-		switch {
-		case st == "":
-			continue
-		case st != stackPostgres && st != stackEmbedded:
-			return nil, fmt.Errorf("unknown stack %q (want %s or %s)", st, stackPostgres, stackEmbedded)
-		case slices.Contains(out, st):
-			return nil, fmt.Errorf("%s is listed twice", st)
+	return parseList(list, "stack", func(st string) (string, error) {
+		if st != stackPostgres && st != stackEmbedded {
+			return "", fmt.Errorf("unknown stack %q (want %s or %s)", st, stackPostgres, stackEmbedded)
 		}
-		out = append(out, st)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no stack")
-	}
-	return out, nil
+		return st, nil
+	})
 }
 
 // parseRates reads -rate: events per second, each 0 (full speed) or
 // positive, none twice.
 func parseRates(list string) ([]float64, error) {
-	var out []float64
+	return parseList(list, "rate", func(f string) (float64, error) {
+		r, err := strconv.ParseFloat(f, 64)
+		switch {
+		case err != nil || math.IsNaN(r) || math.IsInf(r, 0):
+			return 0, fmt.Errorf("%q is not a number of events per second", f)
+		case r < 0:
+			return 0, fmt.Errorf("%s: a rate is 0 (full speed) or positive", f)
+		}
+		return r, nil
+	})
+}
+
+// parseList reads a comma-separated flag value, each item by parse, in
+// order: blanks are skipped, an item twice or none at all is refused.
+// what names an item in the error.
+func parseList[T comparable](list, what string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
 	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			continue
 		}
-		r, err := strconv.ParseFloat(f, 64)
-		switch {
-		case err != nil || math.IsNaN(r) || math.IsInf(r, 0):
-			return nil, fmt.Errorf("%q is not a number of events per second", f)
-		case r < 0:
-			return nil, fmt.Errorf("%s: a rate is 0 (full speed) or positive", f)
-		case slices.Contains(out, r):
+		v, err := parse(f)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(out, v) {
 			return nil, fmt.Errorf("%s is listed twice", f)
 		}
-		out = append(out, r)
+		out = append(out, v)
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no rate")
+		return nil, errors.New("no " + what)
 	}
 	return out, nil
 }
